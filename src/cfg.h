@@ -1,0 +1,48 @@
+/* cfg.h - the configuration file: global keys, then one section a stream. */
+#ifndef SSE_TAIL_CFG_H
+#define SSE_TAIL_CFG_H
+
+#include <stddef.h>
+
+#define CFG_NAME_MAX 64
+
+/* The settings of one stream; the global section uses the same struct for
+ * the defaults that every stream inherits. */
+struct cfg_stream {
+	char name[CFG_NAME_MAX + 1];
+	char *path;		/* absolute; NULL only in the defaults */
+	char *event;		/* the event: field, NULL for none */
+	int heartbeat;		/* seconds between keep-alive comments */
+	int retry;		/* milliseconds, sent as retry: */
+	int backlog;		/* lines for a client with no Last-Event-ID */
+	int max_clients;	/* open streams of this stream per process */
+	size_t max_line;	/* bytes kept of one line */
+	size_t buffer;		/* bytes of recent events a named pipe keeps */
+};
+
+struct cfg {
+	struct cfg_stream defaults;	/* the global keys */
+	struct cfg_stream *streams;
+	size_t nstreams;
+};
+
+/* Parses the text of a configuration file. On error returns -1, writes
+ * "FILE:LINE: what" to err and leaves cfg empty; on success returns 0 and
+ * the caller owns cfg (cfg_free). */
+int cfg_parse(struct cfg *cfg, const char *text, const char *file,
+    char *err, size_t errlen);
+
+/* Reads and parses FILE, as cfg_parse; a failing read is reported in err as
+ * "FILE: strerror". */
+int cfg_load(struct cfg *cfg, const char *file, char *err, size_t errlen);
+
+/* Returns the stream called name, or NULL. */
+const struct cfg_stream *cfg_find(const struct cfg *cfg, const char *name);
+
+/* True when name is a valid stream name: [A-Za-z0-9._-]{1,64}. */
+int cfg_valid_name(const char *name, size_t len);
+
+/* Releases what cfg_parse allocated; safe on a zeroed or freed cfg. */
+void cfg_free(struct cfg *cfg);
+
+#endif

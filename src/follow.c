@@ -1,0 +1,271 @@
+/* follow.c - following a file by name, like tail -F: one follower per
+ * stream and process, inotify with polling as the fallback. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "follow.h"
+#include "log.h"
+
+#define FILE_EVENTS	(IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
+#define DIR_EVENTS	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)
+#define BACKLOG_CHUNK	65536
+
+void
+follow_watch_init(struct follow_watch *w)
+{
+	const char *force = getenv("SSE_TAIL_POLL");
+
+	w->fd = -1;
+	if (force != NULL && *force != '\0' && strcmp(force, "0") != 0)
+		return;
+	if ((w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) < 0)
+		log_msg("inotify_init1: %s; polling files every %d ms instead",
+		    strerror(errno), FOLLOW_POLL_MS);
+}
+
+void
+follow_watch_close(struct follow_watch *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+}
+
+/* inotify does not see changes made on another host: network and FUSE
+ * file systems are polled (as GNU tail does). */
+static int
+is_remote_fs(const char *dir)
+{
+	struct statfs sf;
+
+	if (statfs(dir, &sf) < 0)
+		return 0;
+	switch ((unsigned long)sf.f_type) {
+	case 0x6969:		/* NFS */
+	case 0x517b:		/* SMB */
+	case 0xff534d42:	/* CIFS */
+	case 0xfe534d42:	/* SMB2 */
+	case 0x65735546:	/* FUSE */
+	case 0x00c36400:	/* Ceph */
+	case 0x01021997:	/* 9P */
+	case 0x5346414f:	/* AFS */
+	case 0x01161970:	/* GFS2 */
+		return 1;
+	}
+	return 0;
+}
+
+static int
+add_watch(struct follow *f, struct follow_watch *w, const char *what,
+    uint32_t mask)
+{
+	int wd;
+
+	if (w->fd < 0 || f->polled)
+		return -1;
+	if ((wd = inotify_add_watch(w->fd, what, mask)) < 0) {
+		log_msg("stream %s: inotify_add_watch %s: %s; polling it instead",
+		    f->name, what, strerror(errno));
+		f->polled = 1;
+	}
+	return wd;
+}
+
+/* Opens the file at the path as a new current generation. Returns 0 (also
+ * when there is no file), or -1 with errno when it cannot be followed. */
+static int
+open_current(struct follow *f, struct follow_watch *w)
+{
+	struct follow_gen *g;
+	struct stat sb;
+	char proc[64];
+	int fd;
+
+	if ((fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    (g = calloc(1, sizeof(*g))) == NULL) {
+		int saved = S_ISREG(sb.st_mode) ? errno : EINVAL;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	g->fd = fd;
+	g->dev = sb.st_dev;
+	g->ino = sb.st_ino;
+	g->size = sb.st_size;
+	g->refs = 1;
+	/* Watch the file that was opened, not whatever the path names now. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	g->wd = add_watch(f, w, proc, FILE_EVENTS);
+	g->next = f->gens;
+	f->gens = g;
+	if (f->cur != NULL)
+		follow_gen_put(f, w, f->cur);
+	f->cur = g;
+	return 0;
+}
+
+int
+follow_start(struct follow *f, struct follow_watch *w, const char *name,
+    const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash == path ? 1 : (size_t)(slash - path);
+
+	memset(f, 0, sizeof(*f));
+	f->name = name;
+	f->path = path;
+	f->wd_dir = -1;
+	f->polled = w->fd < 0;
+	memcpy(dir, path, dirlen);
+	dir[dirlen] = '\0';
+	if (!f->polled && is_remote_fs(dir))
+		f->polled = 1;
+	f->wd_dir = add_watch(f, w, dir, DIR_EVENTS);
+	if (open_current(f, w) < 0) {
+		int saved = errno;
+		follow_stop(f, w);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+void
+follow_stop(struct follow *f, struct follow_watch *w)
+{
+	/* The directory watch stays: other streams may share it, and adding
+	 * it again returns the same one. */
+	if (f->cur != NULL)
+		follow_gen_put(f, w, f->cur);
+	f->cur = NULL;
+}
+
+int
+follow_check(struct follow *f, struct follow_watch *w)
+{
+	struct follow_gen *g;
+	struct stat sb;
+	int changed = 0;
+
+	for (g = f->gens; g != NULL; g = g->next) {
+		if (fstat(g->fd, &sb) < 0)
+			continue;
+		if (sb.st_size < g->size)
+			g->epoch++;
+		if (sb.st_size != g->size)
+			changed = 1;
+		g->size = sb.st_size;
+	}
+	if (stat(f->path, &sb) < 0) {
+		if (f->cur != NULL && errno == ENOENT) {
+			/* Renamed or deleted: its clients read it to its end
+			 * and wait for a new file. */
+			follow_gen_put(f, w, f->cur);
+			f->cur = NULL;
+			changed = 1;
+		}
+		return changed;
+	}
+	if (f->cur == NULL || sb.st_dev != f->cur->dev || sb.st_ino != f->cur->ino) {
+		struct follow_gen *old = f->cur;
+
+		if (open_current(f, w) < 0)
+			log_msg("stream %s: open %s: %s", f->name, f->path,
+			    strerror(errno));
+		if (f->cur != old)
+			changed = 1;
+	}
+	return changed;
+}
+
+int
+follow_wants(const struct follow *f, int wd, const char *name)
+{
+	const struct follow_gen *g;
+	const char *base;
+
+	if (wd == f->wd_dir && f->wd_dir >= 0) {
+		base = strrchr(f->path, '/') + 1;
+		return name == NULL || *name == '\0' || strcmp(name, base) == 0;
+	}
+	for (g = f->gens; g != NULL; g = g->next)
+		if (g->wd == wd)
+			return 1;
+	return 0;
+}
+
+void
+follow_gen_get(struct follow_gen *g)
+{
+	g->refs++;
+}
+
+void
+follow_gen_put(struct follow *f, struct follow_watch *w, struct follow_gen *g)
+{
+	struct follow_gen **pp;
+
+	if (--g->refs > 0)
+		return;
+	for (pp = &f->gens; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	if (g->wd >= 0 && w->fd >= 0)
+		inotify_rm_watch(w->fd, g->wd);
+	close(g->fd);
+	free(g);
+}
+
+off_t
+follow_backlog_start(const struct follow_gen *g, int lines)
+{
+	char buf[BACKLOG_CHUNK];
+	struct stat sb;
+	off_t pos;
+	int seen = -1;		/* newlines past the last complete line's end */
+
+	if (fstat(g->fd, &sb) < 0)
+		return -1;
+	pos = sb.st_size;
+	while (pos > 0) {
+		size_t n = pos < BACKLOG_CHUNK ? (size_t)pos : BACKLOG_CHUNK;
+		ssize_t got;
+		char *p;
+
+		pos -= (off_t)n;
+		if ((got = pread(g->fd, buf, n, pos)) != (ssize_t)n)
+			return -1;
+		p = buf + n;
+		while ((p = memrchr(buf, '\n', (size_t)(p - buf))) != NULL) {
+			if (++seen == lines)
+				return pos + (p - buf) + 1;
+		}
+	}
+	return 0;
+}
+
+int
+follow_resume_ok(const struct follow_gen *g, off_t off)
+{
+	struct stat sb;
+	char c;
+
+	if (off == 0)
+		return 1;
+	if (fstat(g->fd, &sb) < 0 || off > sb.st_size)
+		return 0;
+	return pread(g->fd, &c, 1, off - 1) == 1 && c == '\n';
+}

@@ -1,0 +1,78 @@
+/* follow.h - following a file by name, like tail -F: one follower per
+ * stream and process, inotify with polling as the fallback. */
+#ifndef SSE_TAIL_FOLLOW_H
+#define SSE_TAIL_FOLLOW_H
+
+#include <sys/types.h>
+
+#define FOLLOW_POLL_MS	1000	/* how far behind polling may be */
+
+/* One opened file: the one at the path now, or a rotated one that clients
+ * are still reading to its end. Clients read it with pread at their own
+ * offsets, so one open file serves every client. */
+struct follow_gen {
+	struct follow_gen *next;	/* in the follower's list */
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	off_t size;		/* at the last check */
+	unsigned epoch;		/* counts truncations seen */
+	int wd;			/* inotify watch, -1 for none */
+	int refs;		/* clients, plus one while it is current */
+};
+
+/* The process's change notification: one inotify instance for all streams
+ * (inotify instances are few per user), or none and polling. */
+struct follow_watch {
+	int fd;			/* inotify, -1: poll everything */
+};
+
+struct follow {
+	const char *name;	/* the stream's, for diagnostics */
+	const char *path;
+	struct follow_gen *cur;	/* the file at path, NULL while there is none */
+	struct follow_gen *gens;	/* every open generation, cur among them */
+	int wd_dir;		/* watch on path's directory, -1 for none */
+	int polled;		/* no inotify for this path: poll it */
+};
+
+/* Opens the process's inotify instance; when that fails (the per-user
+ * instances are exhausted, or SSE_TAIL_POLL is set) every follower polls. */
+void follow_watch_init(struct follow_watch *w);
+void follow_watch_close(struct follow_watch *w);
+
+/* Starts following path. A missing file is waited for. Returns 0, or -1
+ * with errno set when the path exists but cannot be followed (the stream
+ * answers 503): EACCES and the like, or EINVAL for what is not a regular
+ * file. */
+int follow_start(struct follow *f, struct follow_watch *w, const char *name,
+    const char *path);
+
+/* Stops following: drops the current generation and the watches; the
+ * generations that clients still hold stay open until follow_gen_put. */
+void follow_stop(struct follow *f, struct follow_watch *w);
+
+/* Looks at the path and the open files again: a new file at the path
+ * becomes current, a shrunk file gets a new epoch. Returns 1 when anything
+ * changed (the clients should read), else 0. */
+int follow_check(struct follow *f, struct follow_watch *w);
+
+/* True when the inotify event with wd (and name, for a directory watch)
+ * concerns this follower. */
+int follow_wants(const struct follow *f, int wd, const char *name);
+
+void follow_gen_get(struct follow_gen *g);
+/* Drops a reference; the last one closes the file. */
+void follow_gen_put(struct follow *f, struct follow_watch *w,
+    struct follow_gen *g);
+
+/* The offset where the last `lines` complete lines of g start, found by
+ * reading backwards from the end (the cost does not grow with the file).
+ * A final line without its newline is not counted. -1 on a read error. */
+off_t follow_backlog_start(const struct follow_gen *g, int lines);
+
+/* True when off can be resumed from in g: 0, or at most its size and just
+ * past a newline. */
+int follow_resume_ok(const struct follow_gen *g, off_t off);
+
+#endif

@@ -1,0 +1,269 @@
+/* main.c - options, hardening, and the choice between FastCGI and CGI. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "front.h"
+#include "log.h"
+#include "srv.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define LISTEN_BACKLOG	4096	/* nginx answers 502 when a backlog is full */
+#define SD_LISTEN_FDS_START 3
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: sse-tail [--config FILE] [--listen ADDR] [--check]\n"
+	    "       sse-tail --help | --version\n"
+	    "\n"
+	    "Streams log files and named pipes as Server-Sent Events, as a\n"
+	    "FastCGI or CGI responder behind a web server.\n"
+	    "\n"
+	    "  -c, --config FILE  configuration (default $SSE_TAIL_CONFIG, else\n"
+	    "                     %s/sse-tail.conf)\n"
+	    "  -l, --listen ADDR  serve FastCGI on unix:/path, HOST:PORT or\n"
+	    "                     [IPv6]:PORT; without it, the socket on fd 0\n"
+	    "                     (a spawner), LISTEN_FDS (systemd), or CGI\n"
+	    "  -t, --check        check the configuration and exit\n"
+	    "  -h, --help         show this help\n"
+	    "  -V, --version      show the version\n", SYSCONFDIR);
+}
+
+/* Debian's spawners leave no fd closed, but a careless one might: keep
+ * 0-2 open, so that no socket or log file becomes someone's stderr. */
+static void
+keep_std_fds_open(void)
+{
+	int fd;
+
+	for (fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", O_RDWR) < 0)
+			exit(2);
+}
+
+static int
+is_listening_socket(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
+/* systemd socket activation: LISTEN_PID is ours, the socket is fd 3. */
+static int
+systemd_socket(void)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+
+	if (pid == NULL || fds == NULL || atol(pid) != (long)getpid() ||
+	    atoi(fds) < 1)
+		return -1;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	fcntl(SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
+	return SD_LISTEN_FDS_START;
+}
+
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat sb;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_msg("--listen unix:%s: path too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		log_msg("socket: %s", strerror(errno));
+		return -1;
+	}
+	/* A socket left by a process that died is replaced; a live one is
+	 * not taken over. */
+	if (lstat(path, &sb) == 0 && S_ISSOCK(sb.st_mode)) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			log_msg("--listen unix:%s: another process listens there",
+			    path);
+			close(fd);
+			return -1;
+		}
+		unlink(path);
+		close(fd);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+			log_msg("socket: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
+		log_msg("bind %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+listen_inet(const char *addr)
+{
+	struct addrinfo hints, *res;
+	char host[256];
+	const char *colon = strrchr(addr, ':'), *h = addr;
+	size_t hlen;
+	int fd, rc, on = 1;
+
+	if (colon == NULL || colon[1] == '\0') {
+		log_msg("--listen %s: expected unix:/path, HOST:PORT or [IPv6]:PORT",
+		    addr);
+		return -1;
+	}
+	hlen = (size_t)(colon - addr);
+	if (hlen >= 2 && addr[0] == '[' && addr[hlen - 1] == ']') {
+		h = addr + 1;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host)) {
+		log_msg("--listen %s: host too long", addr);
+		return -1;
+	}
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(hlen ? host : NULL, colon + 1, &hints, &res)) != 0) {
+		log_msg("--listen %s: %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
+	    res->ai_protocol);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(fd, LISTEN_BACKLOG) < 0) {
+		log_msg("bind %s: %s", addr, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "check", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *config = getenv("SSE_TAIL_CONFIG"), *listen_addr = NULL;
+	const char *unix_path = NULL;
+	struct front_conn conn;
+	struct cfg cfg;
+	struct srv *srv;
+	char err[512];
+	int opt, check = 0, listen_fd = -1, status;
+
+	keep_std_fds_open();
+	while ((opt = getopt_long(argc, argv, "c:l:thV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'l':
+			listen_addr = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("sse-tail %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config == NULL || *config == '\0')
+		config = SYSCONFDIR "/sse-tail.conf";
+	if (cfg_load(&cfg, config, err, sizeof(err)) < 0) {
+		log_msg("%s", err);
+		return 1;
+	}
+	if (check) {
+		cfg_free(&cfg);
+		return 0;
+	}
+
+	/* How we were started decides the protocol. */
+	if (listen_addr != NULL) {
+		if (strncmp(listen_addr, "unix:", 5) == 0) {
+			unix_path = listen_addr + 5;
+			listen_fd = listen_unix(unix_path);
+		} else
+			listen_fd = listen_inet(listen_addr);
+		if (listen_fd < 0) {
+			cfg_free(&cfg);
+			return 1;
+		}
+	} else if ((listen_fd = systemd_socket()) >= 0)
+		;
+	else if (is_listening_socket(STDIN_FILENO))
+		listen_fd = STDIN_FILENO;
+	else if (getenv("GATEWAY_INTERFACE") == NULL) {
+		log_msg("not started by a web server: give --listen ADDR, pass "
+		    "a listening socket on fd 0, or run as CGI");
+		cfg_free(&cfg);
+		return 2;
+	}
+
+	/* A gone client must be an error from write, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((srv = srv_new(&cfg)) == NULL) {
+		cfg_free(&cfg);
+		return 1;
+	}
+	if (listen_fd < 0) {
+		front_cgi_request(&cfg, &conn);
+		srv_submit(srv, &conn);
+		status = srv_run(srv, -1, 1);
+	} else
+		status = srv_run(srv, listen_fd, 0);
+	srv_free(srv);
+	if (unix_path != NULL)
+		unlink(unix_path);
+	cfg_free(&cfg);
+	return status;
+}

@@ -1,0 +1,16 @@
+/* page.h - the documents sse-tail serves besides streams: the index of
+ * streams (JSON or HTML) and the viewer page. */
+#ifndef SSE_TAIL_PAGE_H
+#define SSE_TAIL_PAGE_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+
+/* Each returns a malloc'd NUL-terminated body (the caller frees it), or
+ * NULL on ENOMEM. */
+char *page_index_json(const struct cfg *cfg);
+char *page_index_html(const struct cfg *cfg);
+char *page_viewer(const struct cfg_stream *st);
+
+#endif

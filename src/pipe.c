@@ -1,0 +1,147 @@
+/* pipe.c - a named pipe: one reader per process, its lines framed once into
+ * a ring that every client of the stream reads from. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pipe.h"
+
+#define PIPE_MIN_EVENT	16	/* the smallest framed event, for the slots */
+
+static int
+open_fifo(const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &sb) < 0 || !S_ISFIFO(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
+int
+pipe_open(struct pipe_src *p, const struct cfg_stream *cfg)
+{
+	size_t event_max = sse_event_bound(cfg->event, cfg->max_line, cfg->max_line);
+	size_t bytes = cfg->buffer;
+	int saved;
+
+	memset(p, 0, sizeof(*p));
+	p->cfg = cfg;
+	p->fd = p->lock_fd = -1;
+	/* A second reader would take some of the lines: one process only.
+	 * The lock lives on its own descriptor, so that reopening the reading
+	 * end after a writer leaves never lets go of it. */
+	if ((p->lock_fd = open_fifo(cfg->path)) < 0)
+		return -1;
+	if (flock(p->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		goto err;
+	if ((p->fd = open_fifo(cfg->path)) < 0)
+		goto err;
+	if (bytes < 2 * event_max)
+		bytes = 2 * event_max;
+	if (sse_splitter_init(&p->split, cfg->max_line) < 0 ||
+	    ring_init(&p->ring, bytes, bytes / PIPE_MIN_EVENT) < 0 ||
+	    (p->frame = malloc(event_max)) == NULL) {
+		errno = ENOMEM;
+		goto err;
+	}
+	return 0;
+err:
+	saved = errno;
+	pipe_close(p);
+	errno = saved;
+	return -1;
+}
+
+/* Frames one line into the ring. */
+static void
+push_line(struct pipe_src *p, const struct sse_line *line, uint64_t id_start,
+    uint64_t id_end)
+{
+	size_t len = sse_event(p->frame, p->cfg->event, id_end, line->ptr,
+	    line->total, p->cfg->max_line);
+
+	ring_push(&p->ring, id_start, id_end, p->frame, len);
+}
+
+int
+pipe_read(struct pipe_src *p, char *buf, size_t bufsize, int *reopened)
+{
+	struct sse_line line;
+	size_t total = 0;
+	int added = 0;
+
+	*reopened = 0;
+	while (total < bufsize * 4) {
+		ssize_t n = read(p->fd, buf, bufsize);
+		size_t off = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			log_msg("stream %s: read %s: %s", p->cfg->name,
+			    p->cfg->path, strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			/* The last writer closed: its unfinished line is
+			 * complete now. Reopen, or poll would say POLLHUP
+			 * forever; the ids go on. */
+			uint64_t start = p->bytes - p->split.total;
+
+			if (sse_split_flush(&p->split, &line)) {
+				push_line(p, &line, start, p->bytes);
+				added = 1;
+			}
+			close(p->fd);
+			if ((p->fd = open_fifo(p->cfg->path)) < 0) {
+				log_msg("stream %s: open %s: %s", p->cfg->name,
+				    p->cfg->path, strerror(errno));
+				return -1;
+			}
+			*reopened = 1;
+			break;
+		}
+		while (off < (size_t)n) {
+			uint64_t start = p->bytes - p->split.total;
+			size_t used = sse_split(&p->split, buf + off,
+			    (size_t)n - off, &line);
+
+			off += used;
+			p->bytes += used;
+			if (line.ptr != NULL) {
+				push_line(p, &line, start, p->bytes);
+				added = 1;
+			}
+		}
+		total += (size_t)n;
+	}
+	return added;
+}
+
+void
+pipe_close(struct pipe_src *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->lock_fd >= 0)
+		close(p->lock_fd);
+	p->fd = p->lock_fd = -1;
+	sse_splitter_free(&p->split);
+	ring_free(&p->ring);
+	free(p->frame);
+	p->frame = NULL;
+}

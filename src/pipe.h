@@ -1,0 +1,35 @@
+/* pipe.h - a named pipe: one reader per process, its lines framed once into
+ * a ring that every client of the stream reads from. */
+#ifndef SSE_TAIL_PIPE_H
+#define SSE_TAIL_PIPE_H
+
+#include <stdint.h>
+
+#include "cfg.h"
+#include "ring.h"
+#include "sse.h"
+
+struct pipe_src {
+	const struct cfg_stream *cfg;
+	int fd;			/* the reading end, -1 when closed */
+	int lock_fd;		/* holds the flock that keeps other processes out */
+	uint64_t bytes;		/* read since this process opened the pipe: ids */
+	struct sse_splitter split;
+	struct ring ring;
+	char *frame;		/* room for one framed event */
+};
+
+/* Opens the pipe at cfg->path without blocking and locks it. Returns 0, or
+ * -1 with errno: EWOULDBLOCK when another process reads it, EINVAL when the
+ * path is not a named pipe, ENOMEM, or open's. */
+int pipe_open(struct pipe_src *p, const struct cfg_stream *cfg);
+
+/* Reads what the pipe holds into the ring, at most about max bytes.
+ * Returns 1 when events were added, 0 when not, -1 on a read error (logged).
+ * When the last writer has gone, the line in progress is sent and the pipe
+ * reopened: *reopened is set and the caller watches the new fd. */
+int pipe_read(struct pipe_src *p, char *buf, size_t bufsize, int *reopened);
+
+void pipe_close(struct pipe_src *p);
+
+#endif

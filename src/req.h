@@ -1,0 +1,52 @@
+/* req.h - what a request asks for: CGI parameters in, a decision out. */
+#ifndef SSE_TAIL_REQ_H
+#define SSE_TAIL_REQ_H
+
+#include <stdint.h>
+
+#include "cfg.h"
+
+#define REQ_QUERY_MAX	4096	/* a longer QUERY_STRING is refused */
+#define REQ_LINES_MAX	100000
+
+enum req_kind {
+	REQ_STREAM,		/* the event stream of one stream */
+	REQ_VIEWER,		/* the HTML viewer of one stream */
+	REQ_INDEX_JSON,		/* the names of all streams, as JSON */
+	REQ_INDEX_HTML,		/* the names of all streams, as a page */
+	REQ_ERROR		/* status and message say what is wrong */
+};
+
+/* The CGI parameters a request is decided on; any may be NULL. */
+struct req_params {
+	const char *method;		/* REQUEST_METHOD */
+	const char *path_info;		/* PATH_INFO */
+	const char *query;		/* QUERY_STRING */
+	const char *last_event_id;	/* HTTP_LAST_EVENT_ID */
+	const char *accept;		/* HTTP_ACCEPT */
+};
+
+struct req {
+	enum req_kind kind;
+	int head;		/* HEAD: answer the headers only */
+	int status;		/* REQ_ERROR: 400, 404 or 405 */
+	const char *message;	/* REQ_ERROR: a static one-line text */
+	int stream;		/* REQ_STREAM, REQ_VIEWER: index in cfg */
+	int64_t last_id;	/* resume point, -1 for none */
+	int lines;		/* backlog for this request, -1: the stream's */
+};
+
+/* Decides what the request asks for. Never fails: a bad request is
+ * REQ_ERROR with the status to answer. Nothing in params is kept. */
+void req_parse(const struct cfg *cfg, const struct req_params *params,
+    struct req *req);
+
+/* Parses a Last-Event-ID: a decimal offset. Returns it, or -1 when s is
+ * NULL or not a decimal number below 2^62. */
+int64_t req_parse_id(const char *s);
+
+/* Returns 1 when the Accept header prefers text/html over
+ * text/event-stream (a browser navigating), else 0. */
+int req_prefers_html(const char *accept);
+
+#endif
