@@ -118,6 +118,7 @@ accept_main(void *arg)
 	struct acceptor *a = arg;
 	FCGX_Request r;
 
+	pthread_cleanup_push(free, a);
 	FCGX_InitRequest(&r, a->listen_fd, 0);
 	for (;;) {
 		struct front_conn conn;
@@ -147,16 +148,16 @@ accept_main(void *arg)
 		fcntl(conn.fd_in, F_SETFD, FD_CLOEXEC);
 		srv_submit(a->srv, &conn);
 	}
-	free(a);
+	pthread_cleanup_pop(1);
 	return NULL;
 }
 
 int
-front_start_acceptor(int listen_fd, const struct cfg *cfg, struct srv *srv)
+front_start_acceptor(int listen_fd, const struct cfg *cfg, struct srv *srv,
+    pthread_t *thread)
 {
 	struct acceptor *a;
 	pthread_attr_t attr;
-	pthread_t thread;
 	int rc;
 
 	if ((a = malloc(sizeof(*a))) == NULL)
@@ -168,7 +169,7 @@ front_start_acceptor(int listen_fd, const struct cfg *cfg, struct srv *srv)
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, ACCEPT_STACK);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&thread, &attr, accept_main, a);
+	rc = pthread_create(thread, &attr, accept_main, a);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		free(a);
@@ -176,4 +177,10 @@ front_start_acceptor(int listen_fd, const struct cfg *cfg, struct srv *srv)
 		return -1;
 	}
 	return 0;
+}
+
+void
+front_stop_acceptor(pthread_t thread)
+{
+	pthread_cancel(thread);
 }

@@ -3,6 +3,7 @@
 #ifndef SSE_TAIL_FRONT_H
 #define SSE_TAIL_FRONT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,8 +45,14 @@ void front_cgi_request(const struct cfg *cfg, struct front_conn *conn);
 
 struct srv;
 /* Starts the thread that accepts FastCGI connections on listen_fd with
- * libfcgi, decides each request and hands it to srv_submit. Returns 0, or
- * -1 with errno. The thread runs until the process ends. */
-int front_start_acceptor(int listen_fd, const struct cfg *cfg, struct srv *srv);
+ * libfcgi, decides each request and hands it to srv_submit. Returns 0 and
+ * sets *thread, or -1 with errno. */
+int front_start_acceptor(int listen_fd, const struct cfg *cfg, struct srv *srv,
+    pthread_t *thread);
+
+/* Stops accepting: cancels the thread (it blocks in accept or read, both
+ * cancellation points). The listening socket is left alone: spawn-fcgi -F
+ * children share it, and they go on accepting. */
+void front_stop_acceptor(pthread_t thread);
 
 #endif

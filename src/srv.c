@@ -106,6 +106,8 @@ struct srv {
 	pthread_mutex_t lock;		/* guards q_head, q_tail */
 	struct queued *q_head, *q_tail;
 	int stopping;			/* atomic: SIGTERM seen */
+	int accepting;			/* the acceptor thread runs */
+	pthread_t acceptor;
 	int64_t stop_deadline;
 	int64_t next_poll;		/* -1: nothing is polled */
 	int done;			/* once: the request is over */
@@ -891,6 +893,8 @@ check_stream(struct srv *s, struct stream *st)
 {
 	if (follow_check(&st->follow, &s->watch))
 		wake_stream(s, st);
+	if (st->follow.polled)
+		schedule_poll(s);
 }
 
 static void
@@ -998,14 +1002,15 @@ client_event(struct srv *s, struct client *c, uint32_t events)
 }
 
 static void
-begin_stop(struct srv *s, int listen_fd)
+begin_stop(struct srv *s)
 {
 	size_t i;
 
 	__atomic_store_n(&s->stopping, 1, __ATOMIC_SEQ_CST);
 	s->stop_deadline = now_ms() + STOP_GRACE_MS;
-	if (listen_fd >= 0)
-		shutdown(listen_fd, SHUT_RDWR);
+	if (s->accepting)
+		front_stop_acceptor(s->acceptor);
+	s->accepting = 0;
 	for (i = 0; i < s->cfg->nstreams; i++) {
 		struct client *c;
 
@@ -1019,9 +1024,12 @@ srv_run(struct srv *s, int listen_fd, int once)
 {
 	struct epoll_event evs[MAX_EVENTS];
 
-	if (listen_fd >= 0 && front_start_acceptor(listen_fd, s->cfg, s) < 0) {
-		log_msg("pthread_create: %s", strerror(errno));
-		return 1;
+	if (listen_fd >= 0) {
+		if (front_start_acceptor(listen_fd, s->cfg, s, &s->acceptor) < 0) {
+			log_msg("pthread_create: %s", strerror(errno));
+			return 1;
+		}
+		s->accepting = 1;
 	}
 	for (;;) {
 		int64_t now = now_ms(), timeout, hb;
@@ -1064,7 +1072,7 @@ srv_run(struct srv *s, int listen_fd, int once)
 				while (read(s->sig_fd, &si, sizeof(si)) > 0)
 					;
 				if (!s->stopping)
-					begin_stop(s, listen_fd);
+					begin_stop(s);
 				break;
 			}
 			case K_QUEUE:

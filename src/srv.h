@@ -20,8 +20,8 @@ void srv_submit(struct srv *s, const struct front_conn *conn);
 int srv_stopping(struct srv *s);
 
 /* Runs until SIGTERM/SIGINT (every open stream is then ended cleanly) or,
- * with once set (CGI), until the first request is done. listen_fd, when
- * not -1, is shut down on SIGTERM so that no more connections come.
+ * with once set (CGI), until the first request is done. With listen_fd
+ * not -1, a thread accepts FastCGI connections on it until SIGTERM.
  * Returns the process's exit status. */
 int srv_run(struct srv *s, int listen_fd, int once);
 

@@ -1,0 +1,70 @@
+#!/bin/sh
+# Runs every test of sse-tail on Debian 12, as root: installs what is
+# missing, builds warning-free, runs the unit and end-to-end tests, then
+# runs them again built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# Usage: ./test.sh            (from the top of a clone)
+set -eu
+cd "$(dirname "$0")"
+top=$(pwd)
+
+packages="build-essential autoconf automake pkg-config libfcgi-dev libfcgi-bin check python3"
+missing=
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "== installing:$missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+status=0
+
+# Prints each runner's closing line from the automake logs, or the whole
+# log of a failed runner.
+report() {
+	dir=$1
+	for log in "$dir"/tests/*.log; do
+		[ -f "$log" ] || continue
+		grep -E '^[0-9]+%: Checks: |^[0-9]+ passed, [0-9]+ failed' "$log" || true
+	done
+	if ! grep -q '^# FAIL: *0$' "$dir/test-suite.log" 2>/dev/null ||
+	   ! grep -q '^# ERROR: *0$' "$dir/test-suite.log" 2>/dev/null; then
+		cat "$dir/test-suite.log" 2>/dev/null || true
+	fi
+}
+
+# run_suite NAME CONFIGURE-ARGS...: builds in build/NAME and runs make check.
+run_suite() {
+	name=$1
+	shift
+	echo "== $name build"
+	rm -rf "build/$name"
+	mkdir -p "build/$name"
+	(cd "build/$name" && "$top/configure" -q "$@" && make -s -j2) || return 1
+	echo "== $name tests"
+	rc=0
+	(cd "build/$name" && make -s -j1 check >/dev/null 2>&1) || rc=1
+	report "build/$name"
+	return $rc
+}
+
+autoreconf -fi >/dev/null 2>&1
+
+run_suite plain --enable-werror || status=1
+
+# Sanitizers: leaks, overflows and undefined behaviour abort the test.
+ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:exitcode=99
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99
+export ASAN_OPTIONS UBSAN_OPTIONS
+run_suite sanitize --enable-werror \
+	CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	LDFLAGS="-fsanitize=address,undefined" || status=1
+
+if [ $status -eq 0 ]; then
+	echo "== all tests passed"
+else
+	echo "== FAILED"
+fi
+exit $status
