@@ -108,6 +108,11 @@ open_current(struct follow *f, struct follow_watch *w)
 	g->wd = add_watch(f, w, proc, FILE_EVENTS);
 	g->next = f->gens;
 	f->gens = g;
+	if (f->last != NULL) {
+		g->refs++;
+		f->last->succ = g;
+	}
+	f->last = g;
 	if (f->cur != NULL)
 		follow_gen_put(f, w, f->cur);
 	f->cur = g;
@@ -214,19 +219,22 @@ follow_gen_get(struct follow_gen *g)
 void
 follow_gen_put(struct follow *f, struct follow_watch *w, struct follow_gen *g)
 {
-	struct follow_gen **pp;
+	while (g != NULL && --g->refs == 0) {
+		struct follow_gen **pp, *succ = g->succ;
 
-	if (--g->refs > 0)
-		return;
-	for (pp = &f->gens; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == g) {
-			*pp = g->next;
-			break;
-		}
-	if (g->wd >= 0 && w->fd >= 0)
-		inotify_rm_watch(w->fd, g->wd);
-	close(g->fd);
-	free(g);
+		for (pp = &f->gens; *pp != NULL; pp = &(*pp)->next)
+			if (*pp == g) {
+				*pp = g->next;
+				break;
+			}
+		if (f->last == g)
+			f->last = NULL;
+		if (g->wd >= 0 && w->fd >= 0)
+			inotify_rm_watch(w->fd, g->wd);
+		close(g->fd);
+		free(g);
+		g = succ;
+	}
 }
 
 off_t

@@ -18,7 +18,9 @@ struct follow_gen {
 	off_t size;		/* at the last check */
 	unsigned epoch;		/* counts truncations seen */
 	int wd;			/* inotify watch, -1 for none */
-	int refs;		/* clients, plus one while it is current */
+	int refs;		/* clients, the predecessor, and one while current */
+	struct follow_gen *succ;	/* the file that replaced it, NULL: none
+					 * yet; it holds a reference on it */
 };
 
 /* The process's change notification: one inotify instance for all streams
@@ -31,6 +33,8 @@ struct follow {
 	const char *name;	/* the stream's, for diagnostics */
 	const char *path;
 	struct follow_gen *cur;	/* the file at path, NULL while there is none */
+	struct follow_gen *last;	/* the newest generation, current or
+					 * not: the next one is its successor */
 	struct follow_gen *gens;	/* every open generation, cur among them */
 	int wd_dir;		/* watch on path's directory, -1 for none */
 	int polled;		/* no inotify for this path: poll it */
@@ -53,8 +57,10 @@ int follow_start(struct follow *f, struct follow_watch *w, const char *name,
 void follow_stop(struct follow *f, struct follow_watch *w);
 
 /* Looks at the path and the open files again: a new file at the path
- * becomes current, a shrunk file gets a new epoch. Returns 1 when anything
- * changed (the clients should read), else 0. */
+ * becomes current (and the successor of the one before, so that a client
+ * still reading an old file goes through every later one in turn), a
+ * shrunk file gets a new epoch. Returns 1 when anything changed (the
+ * clients should read), else 0. */
 int follow_check(struct follow *f, struct follow_watch *w);
 
 /* True when the inotify event with wd (and name, for a directory watch)
@@ -62,7 +68,8 @@ int follow_check(struct follow *f, struct follow_watch *w);
 int follow_wants(const struct follow *f, int wd, const char *name);
 
 void follow_gen_get(struct follow_gen *g);
-/* Drops a reference; the last one closes the file. */
+/* Drops a reference; the last one closes the file and drops the reference
+ * it held on its successor. */
 void follow_gen_put(struct follow *f, struct follow_watch *w,
     struct follow_gen *g);
 

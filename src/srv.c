@@ -390,20 +390,26 @@ answer(struct srv *s, struct client *c, int head, int status,
 	client_end(s, c);
 }
 
+/* A short text/plain error; a 503 says when to come back: the stream's
+ * retry, rounded up to seconds. */
 static void
-answer_error(struct srv *s, struct client *c, int status, const char *message)
+answer_error(struct srv *s, struct client *c, const struct req *req,
+    int status, const char *message)
 {
+	const struct cfg_stream *st = req->stream >= 0 ?
+	    &s->cfg->streams[req->stream] : &s->cfg->defaults;
 	char body[256], extra[64] = "";
 
 	if (status == 405)
 		snprintf(extra, sizeof(extra), "Allow: GET, HEAD\r\n");
 	if (status == 503) {
-		int retry = (s->cfg->defaults.retry + 999) / 1000;
+		int retry = (st->retry + 999) / 1000;
 		snprintf(extra, sizeof(extra), "Retry-After: %d\r\n",
 		    retry > 0 ? retry : 1);
 	}
 	snprintf(body, sizeof(body), "%s\n", message);
-	answer(s, c, 0, status, "text/plain; charset=utf-8", extra, body);
+	answer(s, c, req->head, status, "text/plain; charset=utf-8", extra,
+	    body);
 }
 
 /* ---- streams ---- */
@@ -576,10 +582,12 @@ produce_file(struct srv *s, struct client *c, size_t *len)
 			return -1;
 		}
 		if (n == 0) {
-			if (c->gen == f->cur || f->cur == NULL)
+			struct follow_gen *succ = c->gen->succ;
+
+			if (succ == NULL)
 				return 0;
 			/* Rotated: this file is read to its end; its last
-			 * line needs no newline now. Then the new file. */
+			 * line needs no newline now. Then the next file. */
 			if (c->scan > 0) {
 				uint64_t total = (uint64_t)c->scan;
 
@@ -590,8 +598,10 @@ produce_file(struct srv *s, struct client *c, size_t *len)
 				    len) < 0)
 					return -1;
 			}
+			follow_gen_get(succ);
 			put_gen(s, c);
-			set_gen(c, f->cur);
+			set_gen(c, succ);
+			follow_gen_put(f, &s->watch, succ);
 			c->reset = "rotated";
 			continue;
 		}
@@ -782,11 +792,11 @@ start_stream(struct srv *s, struct client *c, const struct req *req)
 	}
 	if (s->nclients >= (size_t)s->cfg->defaults.max_clients ||
 	    st->nclients >= (size_t)st->cfg->max_clients) {
-		answer_error(s, c, 503, "too many clients, try again later");
+		answer_error(s, c, req, 503, "too many clients, try again later");
 		return;
 	}
 	if (!st->active && stream_activate(s, st) < 0) {
-		answer_error(s, c, 503, "stream unavailable, see the server log");
+		answer_error(s, c, req, 503, "stream unavailable, see the server log");
 		return;
 	}
 	c->st = st;
@@ -842,12 +852,12 @@ client_start(struct srv *s, const struct front_conn *conn)
 		return;
 	}
 	if (s->stopping) {
-		answer_error(s, c, 503, "shutting down");
+		answer_error(s, c, req, 503, "shutting down");
 		return;
 	}
 	switch (req->kind) {
 	case REQ_ERROR:
-		answer_error(s, c, req->status, req->message);
+		answer_error(s, c, req, req->status, req->message);
 		return;
 	case REQ_INDEX_JSON:
 		body = page_index_json(s->cfg);
