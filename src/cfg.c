@@ -42,6 +42,7 @@ struct parser {
 	char *err;
 	size_t errlen;
 	struct cfg_stream *cur;	/* the section being read, or &defaults */
+	int cur_line;		/* the line of its header */
 	unsigned seen;
 };
 
@@ -172,8 +173,10 @@ set_key(struct parser *p, const char *key, const char *value)
 static int
 end_section(struct parser *p)
 {
-	if (p->cur != &p->cfg->defaults && p->cur->path == NULL)
+	if (p->cur != &p->cfg->defaults && p->cur->path == NULL) {
+		p->line = p->cur_line;
 		return fail(p, "stream \"%s\" has no path", p->cur->name);
+	}
 	return 0;
 }
 
@@ -211,6 +214,7 @@ begin_section(struct parser *p, char *s)
 		return fail(p, "strdup: %s", strerror(errno));
 	memcpy(st->name, name, strlen(name) + 1);
 	p->cur = st;
+	p->cur_line = p->line;
 	p->seen = 0;
 	return 0;
 }

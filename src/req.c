@@ -23,8 +23,10 @@ req_parse_id(const char *s)
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
+		if (v > REQ_ID_MAX / 10)
+			return -1;
 		v = v * 10 + (*s - '0');
-		if (v >= ((int64_t)1 << 62))
+		if (v > REQ_ID_MAX)
 			return -1;
 	}
 	return v;

@@ -8,6 +8,7 @@
 
 #define REQ_QUERY_MAX	4096	/* a longer QUERY_STRING is refused */
 #define REQ_LINES_MAX	100000
+#define REQ_ID_MAX	(((int64_t)1 << 62) - 1)
 
 enum req_kind {
 	REQ_STREAM,		/* the event stream of one stream */
@@ -42,7 +43,7 @@ void req_parse(const struct cfg *cfg, const struct req_params *params,
     struct req *req);
 
 /* Parses a Last-Event-ID: a decimal offset. Returns it, or -1 when s is
- * NULL or not a decimal number below 2^62. */
+ * NULL or not a decimal number of at most REQ_ID_MAX. */
 int64_t req_parse_id(const char *s);
 
 /* Returns 1 when the Accept header prefers text/html over

@@ -10,7 +10,7 @@ static const char replacement[3] = { '\xef', '\xbf', '\xbd' };	/* U+FFFD */
 size_t
 sse_need(uint64_t total, size_t max_line)
 {
-	return total > max_line ? max_line + 3 : (size_t)total;
+	return total > max_line + 3 ? max_line + 3 : (size_t)total;
 }
 
 size_t

@@ -6,8 +6,8 @@
 #include <stdint.h>
 
 /* Bytes of a line of total bytes that sse_event needs at hand: the whole
- * line, or max_line + 3 when it will be cut (to see the character that
- * straddles the cut). */
+ * line, but at most max_line + 3 (enough to see the character that
+ * straddles a cut). */
 size_t sse_need(uint64_t total, size_t max_line);
 
 /* The most bytes sse_event writes for a line of total bytes. */

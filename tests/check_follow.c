@@ -1,0 +1,619 @@
+/* check_follow.c - unit tests of the file follower (follow.c), with
+ * inotify and in polling mode, on files in a temporary directory. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "follow.h"
+#include "check_suites.h"
+
+static char dir[64];
+static char path[128];		/* the followed path: DIR/log */
+static char rotated[128];	/* where it is renamed: DIR/log.1 */
+static char other[128];		/* an unrelated file: DIR/other */
+static char subdir[128];	/* a directory: DIR/sub */
+static struct follow_watch w;
+static struct follow f;
+
+static void
+setup(void)
+{
+	strcpy(dir, "/tmp/check_follow.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/log", dir);
+	snprintf(rotated, sizeof(rotated), "%s/log.1", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	snprintf(subdir, sizeof(subdir), "%s/sub", dir);
+	w.fd = -1;
+	memset(&f, 0, sizeof(f));
+}
+
+static void
+teardown(void)
+{
+	follow_watch_close(&w);
+	unlink(path);
+	unlink(rotated);
+	unlink(other);
+	rmdir(subdir);
+	rmdir(dir);
+}
+
+/* Loop tests run twice: _i 0 with inotify (when the system gives it),
+ * _i 1 in polling mode. */
+static void
+watch_mode(int polling)
+{
+	if (polling)
+		w.fd = -1;
+	else
+		follow_watch_init(&w);
+}
+
+static void
+write_at(const char *p, const char *data, size_t len, int flags)
+{
+	int fd = open(p, O_WRONLY | O_CREAT | flags, 0644);
+
+	ck_assert_msg(fd >= 0, "open %s: %s", p, strerror(errno));
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static void
+write_file(const char *p, const char *s)
+{
+	write_at(p, s, strlen(s), O_TRUNC);
+}
+
+static void
+append_file(const char *p, const char *s)
+{
+	write_at(p, s, strlen(s), O_APPEND);
+}
+
+static int
+fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+static int
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;		/* less the one of opendir */
+}
+
+/* Follows path holding s (polling) and returns its generation. */
+static struct follow_gen *
+gen_of(const char *s)
+{
+	write_file(path, s);
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	ck_assert_ptr_nonnull(f.cur);
+	return f.cur;
+}
+
+static void
+gen_of_bytes(const char *data, size_t len)
+{
+	write_at(path, data, len, O_TRUNC);
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	ck_assert_ptr_nonnull(f.cur);
+}
+
+/* --- Backlog: where the last N lines start --- */
+
+START_TEST(backlog_of_0_lines_starts_at_the_end)
+{
+	ck_assert_int_eq(follow_backlog_start(gen_of("a\nbb\nccc\n"), 0), 9);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(backlog_of_1_line_starts_at_the_last_line)
+{
+	ck_assert_int_eq(follow_backlog_start(gen_of("a\nbb\nccc\n"), 1), 5);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(backlog_of_n_lines_starts_n_lines_back)
+{
+	struct follow_gen *g = gen_of("a\nbb\nccc\n");
+
+	ck_assert_int_eq(follow_backlog_start(g, 2), 2);
+	ck_assert_int_eq(follow_backlog_start(g, 3), 0);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(backlog_beyond_the_file_starts_at_0)
+{
+	struct follow_gen *g = gen_of("a\nbb\nccc\n");
+
+	ck_assert_int_eq(follow_backlog_start(g, 4), 0);
+	ck_assert_int_eq(follow_backlog_start(g, 100000), 0);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(unterminated_last_line_is_not_counted)
+{
+	struct follow_gen *g = gen_of("a\nbb\nccc");
+
+	ck_assert_int_eq(follow_backlog_start(g, 0), 5);
+	ck_assert_int_eq(follow_backlog_start(g, 1), 2);
+	ck_assert_int_eq(follow_backlog_start(g, 2), 0);
+	ck_assert_int_eq(follow_backlog_start(g, 3), 0);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(backlog_of_empty_or_newline_free_file_is_0)
+{
+	struct follow_gen *g = gen_of("");
+
+	ck_assert_int_eq(follow_backlog_start(g, 0), 0);
+	ck_assert_int_eq(follow_backlog_start(g, 5), 0);
+	follow_stop(&f, &w);
+	g = gen_of("no newline");
+	ck_assert_int_eq(follow_backlog_start(g, 0), 0);
+	ck_assert_int_eq(follow_backlog_start(g, 1), 0);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+/* 3000 lines of 100 bytes: the last 64 KiB chunk starts mid-line. */
+START_TEST(backlog_spans_64k_chunks)
+{
+	static const int counts[] = { 0, 1, 655, 656, 1000, 2999, 3000, 5000 };
+	char *data = malloc(300000);
+	size_t i;
+
+	ck_assert_ptr_nonnull(data);
+	for (i = 0; i < 3000; i++) {
+		memset(data + i * 100, 'a' + (int)(i % 26), 99);
+		data[i * 100 + 99] = '\n';
+	}
+	gen_of_bytes(data, 300000);
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		off_t want = 300000 - 100 * (off_t)counts[i];
+
+		ck_assert_int_eq(follow_backlog_start(f.cur, counts[i]),
+		    want < 0 ? 0 : want);
+	}
+	follow_stop(&f, &w);
+	free(data);
+}
+END_TEST
+
+/* Newlines on both sides of the boundary of the last chunk. */
+START_TEST(backlog_finds_newlines_at_the_chunk_boundary)
+{
+	enum { S = 200000 };
+	char *data = malloc(S);
+
+	ck_assert_ptr_nonnull(data);
+	memset(data, 'x', S);
+	data[10] = '\n';
+	data[S - 65537] = '\n';
+	data[S - 65536] = '\n';
+	data[S - 1] = '\n';
+	gen_of_bytes(data, S);
+	ck_assert_int_eq(follow_backlog_start(f.cur, 0), S);
+	ck_assert_int_eq(follow_backlog_start(f.cur, 1), S - 65535);
+	ck_assert_int_eq(follow_backlog_start(f.cur, 2), S - 65536);
+	ck_assert_int_eq(follow_backlog_start(f.cur, 3), 11);
+	ck_assert_int_eq(follow_backlog_start(f.cur, 4), 0);
+	follow_stop(&f, &w);
+	free(data);
+}
+END_TEST
+
+START_TEST(backlog_crosses_a_line_longer_than_a_chunk)
+{
+	enum { S = 2 + 100000 + 1 };
+	char *data = malloc(S);
+
+	ck_assert_ptr_nonnull(data);
+	memcpy(data, "x\n", 2);
+	memset(data + 2, 'y', 100000);
+	data[S - 1] = '\n';
+	gen_of_bytes(data, S);
+	ck_assert_int_eq(follow_backlog_start(f.cur, 1), 2);
+	ck_assert_int_eq(follow_backlog_start(f.cur, 2), 0);
+	follow_stop(&f, &w);
+	free(data);
+}
+END_TEST
+
+/* --- Resume: which offsets a Last-Event-ID may name --- */
+
+START_TEST(resume_at_0_is_ok)
+{
+	ck_assert_int_eq(follow_resume_ok(gen_of("a\nbb\n"), 0), 1);
+	follow_stop(&f, &w);
+	ck_assert_int_eq(follow_resume_ok(gen_of(""), 0), 1);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(resume_just_past_a_newline_is_ok)
+{
+	struct follow_gen *g = gen_of("a\nbb\n");
+
+	ck_assert_int_eq(follow_resume_ok(g, 2), 1);
+	ck_assert_int_eq(follow_resume_ok(g, 5), 1);	/* the end */
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(resume_mid_line_is_refused)
+{
+	struct follow_gen *g = gen_of("a\nbb\nc");
+
+	ck_assert_int_eq(follow_resume_ok(g, 1), 0);
+	ck_assert_int_eq(follow_resume_ok(g, 3), 0);
+	ck_assert_int_eq(follow_resume_ok(g, 4), 0);
+	ck_assert_int_eq(follow_resume_ok(g, 6), 0);	/* the end, mid-line */
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(resume_beyond_eof_is_refused)
+{
+	struct follow_gen *g = gen_of("a\nbb\n");
+
+	ck_assert_int_eq(follow_resume_ok(g, 6), 0);
+	ck_assert_int_eq(follow_resume_ok(g, 1000000), 0);
+	ck_assert_int_eq(follow_resume_ok(g, -1), 0);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+/* --- Follow: by name, like tail -F; each test in both modes --- */
+
+START_TEST(missing_file_is_waited_for_then_becomes_current)
+{
+	watch_mode(_i);
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	ck_assert_ptr_null(f.cur);
+	ck_assert_int_eq(follow_check(&f, &w), 0);
+	ck_assert_ptr_null(f.cur);
+	write_file(path, "hello\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_ptr_nonnull(f.cur);
+	ck_assert_int_eq(f.cur->size, 6);
+	ck_assert_int_eq(f.cur->refs, 1);
+	ck_assert_ptr_null(f.cur->succ);
+	ck_assert_int_eq(follow_check(&f, &w), 0);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(unchanged_file_checks_as_no_change)
+{
+	struct follow_gen *g;
+
+	watch_mode(_i);
+	write_file(path, "a\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	g = f.cur;
+	ck_assert_int_eq(follow_check(&f, &w), 0);
+	ck_assert_int_eq(follow_check(&f, &w), 0);
+	ck_assert_ptr_eq(f.cur, g);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(growth_is_a_change_of_the_same_file)
+{
+	struct follow_gen *g;
+
+	watch_mode(_i);
+	write_file(path, "a\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	g = f.cur;
+	append_file(path, "bb\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_ptr_eq(f.cur, g);
+	ck_assert_int_eq(g->size, 5);
+	ck_assert_uint_eq(g->epoch, 0);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(new_file_after_rename_becomes_current)
+{
+	struct follow_gen *old;
+
+	watch_mode(_i);
+	write_file(path, "old\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	old = f.cur;
+	ck_assert_int_eq(rename(path, rotated), 0);
+	write_file(path, "newer\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_ptr_nonnull(f.cur);
+	ck_assert_ptr_ne(f.cur, old);
+	ck_assert_int_eq(f.cur->size, 6);
+	ck_assert_uint_eq(f.cur->epoch, 0);
+	/* Nobody read the old file: it is gone, the new one stands alone. */
+	ck_assert_int_eq(f.cur->refs, 1);
+	ck_assert_ptr_eq(f.gens, f.cur);
+	ck_assert_ptr_null(f.cur->next);
+	ck_assert_ptr_eq(f.last, f.cur);
+	ck_assert_int_eq(follow_check(&f, &w), 0);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(renamed_file_stays_open_while_referenced)
+{
+	struct follow_gen *old, *g;
+	char buf[16];
+	int old_fd, found = 0;
+
+	watch_mode(_i);
+	write_file(path, "old\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	old = f.cur;
+	old_fd = old->fd;
+	follow_gen_get(old);		/* a client reading it */
+	ck_assert_int_eq(rename(path, rotated), 0);
+	write_file(path, "newer\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_ptr_ne(f.cur, old);
+	ck_assert_ptr_eq(old->succ, f.cur);
+	ck_assert_int_eq(old->refs, 1);
+	ck_assert_int_eq(f.cur->refs, 2);	/* current, and old's successor */
+	ck_assert(fd_is_open(old_fd));
+	ck_assert_int_eq(pread(old_fd, buf, sizeof(buf), 0), 4);
+	ck_assert_mem_eq(buf, "old\n", 4);
+	for (g = f.gens; g != NULL; g = g->next)
+		found += g == old;
+	ck_assert_int_eq(found, 1);
+
+	/* The old file is read to its end: its growth is still seen. */
+	append_file(rotated, "last\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_int_eq(old->size, 9);
+
+	/* The client is done: the old file closes, its hold on the new one
+	 * goes with it. */
+	follow_gen_put(&f, &w, old);
+	ck_assert(!fd_is_open(old_fd));
+	ck_assert_int_eq(f.cur->refs, 1);
+	ck_assert_ptr_eq(f.gens, f.cur);
+	ck_assert_ptr_null(f.cur->next);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(rotation_in_two_steps_links_the_successor)
+{
+	struct follow_gen *old;
+
+	watch_mode(_i);
+	write_file(path, "old\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	old = f.cur;
+	follow_gen_get(old);
+	ck_assert_int_eq(rename(path, rotated), 0);
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_ptr_null(f.cur);
+	ck_assert_ptr_null(old->succ);
+	ck_assert(fd_is_open(old->fd));
+	ck_assert_int_eq(follow_check(&f, &w), 0);
+	write_file(path, "new\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_ptr_nonnull(f.cur);
+	ck_assert_ptr_eq(old->succ, f.cur);
+	follow_gen_put(&f, &w, old);
+	ck_assert_int_eq(f.cur->refs, 1);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(truncation_bumps_the_epoch)
+{
+	struct follow_gen *g;
+
+	watch_mode(_i);
+	write_file(path, "0123456789\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	g = f.cur;
+	ck_assert_uint_eq(g->epoch, 0);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_ptr_eq(f.cur, g);
+	ck_assert_uint_eq(g->epoch, 1);
+	ck_assert_int_eq(g->size, 0);
+	append_file(path, "x\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_uint_eq(g->epoch, 1);
+	write_file(path, "");		/* O_TRUNC, as logrotate copytruncate */
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_uint_eq(g->epoch, 2);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(deleted_file_leaves_no_current)
+{
+	watch_mode(_i);
+	write_file(path, "a\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	ck_assert_ptr_nonnull(f.cur);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_ptr_null(f.cur);
+	ck_assert_ptr_null(f.gens);
+	ck_assert_int_eq(follow_check(&f, &w), 0);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(stop_closes_every_file)
+{
+	struct follow_gen *held;
+	int before;
+
+	watch_mode(_i);
+	before = open_fds();
+	write_file(path, "a\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	held = f.cur;
+	follow_gen_get(held);
+	ck_assert_int_eq(rename(path, rotated), 0);
+	write_file(path, "b\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_int_eq(open_fds(), before + 2);
+	follow_stop(&f, &w);
+	ck_assert_ptr_null(f.cur);
+	ck_assert_int_eq(open_fds(), before + 2);	/* the client's chain */
+	follow_gen_put(&f, &w, held);
+	ck_assert_int_eq(open_fds(), before);
+	ck_assert_ptr_null(f.gens);
+}
+END_TEST
+
+START_TEST(directory_path_is_refused_with_einval)
+{
+	watch_mode(_i);
+	ck_assert_int_eq(mkdir(subdir, 0755), 0);
+	errno = 0;
+	ck_assert_int_eq(follow_start(&f, &w, "test", subdir), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_ptr_null(f.cur);
+	ck_assert_ptr_null(f.gens);
+}
+END_TEST
+
+START_TEST(unreadable_file_is_refused)
+{
+	if (geteuid() == 0)
+		return;		/* root reads anything: nothing to test */
+	watch_mode(_i);
+	write_file(path, "secret\n");
+	ck_assert_int_eq(chmod(path, 0), 0);
+	errno = 0;
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), -1);
+	ck_assert_int_eq(errno, EACCES);
+	ck_assert_ptr_null(f.cur);
+}
+END_TEST
+
+/* With inotify, creating the path and writing to it give events that the
+ * follower claims; another file's do not. */
+START_TEST(inotify_events_for_the_path_are_wanted)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct pollfd pfd;
+	int wanted = 0, unwanted = 0, round;
+
+	follow_watch_init(&w);
+	if (w.fd < 0)
+		return;		/* no inotify here: polling is tested above */
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	if (f.polled)
+		return;		/* a remote file system: polled */
+	ck_assert_int_ge(f.wd_dir, 0);
+	write_file(other, "x\n");
+	write_file(path, "a\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_int_ge(f.cur->wd, 0);
+	append_file(path, "b\n");
+	for (round = 0; round < 10; round++) {
+		ssize_t n;
+		char *p;
+
+		pfd.fd = w.fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 200) <= 0)
+			break;
+		n = read(w.fd, buf, sizeof(buf));
+		ck_assert_int_gt(n, 0);
+		for (p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+			const char *name = ev->len ? ev->name : NULL;
+
+			if (follow_wants(&f, ev->wd, name))
+				wanted++;
+			else if (name != NULL && strcmp(name, "other") == 0)
+				unwanted++;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	ck_assert_int_gt(wanted, 0);
+	ck_assert_int_gt(unwanted, 0);
+	ck_assert_int_eq(follow_wants(&f, f.wd_dir, "log"), 1);
+	ck_assert_int_eq(follow_wants(&f, f.wd_dir, "other"), 0);
+	ck_assert_int_eq(follow_wants(&f, f.cur->wd, NULL), 1);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+Suite *
+follow_suite(void)
+{
+	Suite *s = suite_create("follow");
+	TCase *tc;
+
+	tc = tcase_create("Backlog");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, backlog_of_0_lines_starts_at_the_end);
+	tcase_add_test(tc, backlog_of_1_line_starts_at_the_last_line);
+	tcase_add_test(tc, backlog_of_n_lines_starts_n_lines_back);
+	tcase_add_test(tc, backlog_beyond_the_file_starts_at_0);
+	tcase_add_test(tc, unterminated_last_line_is_not_counted);
+	tcase_add_test(tc, backlog_of_empty_or_newline_free_file_is_0);
+	tcase_add_test(tc, backlog_spans_64k_chunks);
+	tcase_add_test(tc, backlog_finds_newlines_at_the_chunk_boundary);
+	tcase_add_test(tc, backlog_crosses_a_line_longer_than_a_chunk);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("Resume");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, resume_at_0_is_ok);
+	tcase_add_test(tc, resume_just_past_a_newline_is_ok);
+	tcase_add_test(tc, resume_mid_line_is_refused);
+	tcase_add_test(tc, resume_beyond_eof_is_refused);
+	suite_add_tcase(s, tc);
+
+	/* _i 0: inotify, _i 1: polling (watch fd -1); same contract. */
+	tc = tcase_create("Core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, missing_file_is_waited_for_then_becomes_current,
+	    0, 2);
+	tcase_add_loop_test(tc, unchanged_file_checks_as_no_change, 0, 2);
+	tcase_add_loop_test(tc, growth_is_a_change_of_the_same_file, 0, 2);
+	tcase_add_loop_test(tc, new_file_after_rename_becomes_current, 0, 2);
+	tcase_add_loop_test(tc, renamed_file_stays_open_while_referenced, 0, 2);
+	tcase_add_loop_test(tc, rotation_in_two_steps_links_the_successor, 0, 2);
+	tcase_add_loop_test(tc, truncation_bumps_the_epoch, 0, 2);
+	tcase_add_loop_test(tc, deleted_file_leaves_no_current, 0, 2);
+	tcase_add_loop_test(tc, stop_closes_every_file, 0, 2);
+	tcase_add_loop_test(tc, directory_path_is_refused_with_einval, 0, 2);
+	tcase_add_loop_test(tc, unreadable_file_is_refused, 0, 2);
+	tcase_add_test(tc, inotify_events_for_the_path_are_wanted);
+	suite_add_tcase(s, tc);
+	return s;
+}

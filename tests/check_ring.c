@@ -1,0 +1,344 @@
+/* check_ring.c - unit tests of the bounded event ring of a pipe (ring.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring.h"
+#include "check_suites.h"
+
+static struct ring r;
+static uint64_t next_id;	/* the offset where the next pushed line starts */
+
+static void
+teardown(void)
+{
+	ring_free(&r);
+}
+
+static void
+make(size_t bytes, size_t entries)
+{
+	ck_assert_int_eq(ring_init(&r, bytes, entries), 0);
+	next_id = 0;
+}
+
+/* Pushes text as the event of a line as long as text plus its newline;
+ * returns the line's start id. */
+static uint64_t
+push(const char *text)
+{
+	uint64_t start = next_id;
+
+	next_id += strlen(text) + 1;
+	ring_push(&r, start, next_id, text, strlen(text));
+	return start;
+}
+
+/* Reads from seq with max, joins the spans into buf (NUL-terminated) and
+ * returns the number of spans. */
+static int
+read_joined(uint64_t seq, size_t max, char *buf, uint64_t *after)
+{
+	struct iovec iov[2];
+	int n = ring_read(&r, seq, max, iov, after);
+	size_t len = 0;
+	int i;
+
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_le(n, 2);
+	for (i = 0; i < n; i++) {
+		memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	buf[len] = '\0';
+	return n;
+}
+
+/* --- Core --- */
+
+START_TEST(pushed_events_read_back_in_order)
+{
+	char buf[256];
+	uint64_t after;
+
+	make(1024, 16);
+	push("one");
+	push("two");
+	push("three");
+	ck_assert_uint_eq(r.first, 0);
+	ck_assert_uint_eq(r.next, 3);
+	ck_assert_int_eq(read_joined(ring_find(&r, 0), 1024, buf, &after), 1);
+	ck_assert_str_eq(buf, "onetwothree");
+	ck_assert_uint_eq(after, 3);
+}
+END_TEST
+
+START_TEST(find_returns_the_sequence_of_each_held_id)
+{
+	uint64_t ids[5];
+	size_t i;
+
+	make(1024, 16);
+	ids[0] = push("a");
+	ids[1] = push("bb");
+	ids[2] = push("");
+	ids[3] = push("dddd");
+	ids[4] = push("e");
+	for (i = 0; i < 5; i++)
+		ck_assert_uint_eq(ring_find(&r, ids[i]), i);
+}
+END_TEST
+
+START_TEST(find_of_end_id_returns_next)
+{
+	make(1024, 16);
+	ck_assert_uint_eq(ring_find(&r, 0), 0);	/* empty: end_id is 0 */
+	push("a");
+	push("bb");
+	ck_assert_uint_eq(r.end_id, 5);
+	ck_assert_uint_eq(ring_find(&r, 5), r.next);
+	ck_assert_uint_eq(ring_find(&r, 5), 2);
+}
+END_TEST
+
+START_TEST(find_of_unknown_id_is_none)
+{
+	make(1024, 16);
+	push("abc");		/* 0..4 */
+	push("de");		/* 4..7 */
+	ck_assert_uint_eq(ring_find(&r, 1), RING_NONE);	/* mid-line */
+	ck_assert_uint_eq(ring_find(&r, 3), RING_NONE);
+	ck_assert_uint_eq(ring_find(&r, 6), RING_NONE);
+	ck_assert_uint_eq(ring_find(&r, 8), RING_NONE);	/* beyond the end */
+	ck_assert_uint_eq(ring_find(&r, 1000), RING_NONE);
+}
+END_TEST
+
+START_TEST(read_at_next_yields_nothing)
+{
+	struct iovec iov[2];
+	uint64_t after = 99;
+
+	make(64, 4);
+	ck_assert_int_eq(ring_read(&r, 0, 64, iov, &after), 0);
+	ck_assert_uint_eq(after, 0);
+	push("x");
+	ck_assert_int_eq(ring_read(&r, 1, 64, iov, &after), 0);
+	ck_assert_uint_eq(after, 1);
+}
+END_TEST
+
+START_TEST(eviction_by_bytes_drops_the_oldest)
+{
+	char buf[64];
+	uint64_t after, ids[4];
+
+	make(16, 100);
+	ids[0] = push("AAAAA");
+	ids[1] = push("BBBBB");
+	ids[2] = push("CCCCC");
+	ck_assert_uint_eq(r.first, 0);
+	ids[3] = push("DDDDD");		/* 20 bytes > 16: A goes */
+	ck_assert_uint_eq(r.first, 1);
+	ck_assert_uint_eq(r.next, 4);
+	ck_assert_uint_eq(ring_find(&r, ids[0]), RING_NONE);
+	ck_assert_uint_eq(ring_find(&r, ids[1]), 1);
+	ck_assert_uint_eq(ring_find(&r, ids[3]), 3);
+	read_joined(r.first, 64, buf, &after);
+	ck_assert_str_eq(buf, "BBBBBCCCCCDDDDD");
+	ck_assert_uint_eq(after, 4);
+}
+END_TEST
+
+START_TEST(eviction_by_slots_drops_the_oldest)
+{
+	char buf[64];
+	uint64_t after, ids[3];
+
+	make(1024, 2);
+	ids[0] = push("a");
+	ids[1] = push("b");
+	ids[2] = push("c");
+	ck_assert_uint_eq(r.first, 1);
+	ck_assert_uint_eq(r.next, 3);
+	ck_assert_uint_eq(ring_find(&r, ids[0]), RING_NONE);
+	ck_assert_uint_eq(ring_find(&r, ids[1]), 1);
+	ck_assert_uint_eq(ring_find(&r, ids[2]), 2);
+	read_joined(r.first, 64, buf, &after);
+	ck_assert_str_eq(buf, "bc");
+}
+END_TEST
+
+START_TEST(find_of_evicted_id_is_none)
+{
+	uint64_t old;
+	int i;
+
+	make(32, 4);
+	old = push("first");
+	for (i = 0; i < 10; i++)
+		push("later");
+	ck_assert_uint_gt(r.first, 0);
+	ck_assert_uint_eq(ring_find(&r, old), RING_NONE);
+	ck_assert_uint_eq(ring_find(&r, 6), RING_NONE);	/* 2nd, evicted too */
+}
+END_TEST
+
+START_TEST(read_stops_at_max_bytes_on_whole_events)
+{
+	char buf[64];
+	uint64_t after;
+
+	make(1024, 16);
+	push("1111");
+	push("2222");
+	push("3333");
+	read_joined(0, 9, buf, &after);
+	ck_assert_str_eq(buf, "11112222");
+	ck_assert_uint_eq(after, 2);
+	read_joined(0, 8, buf, &after);
+	ck_assert_str_eq(buf, "11112222");
+	read_joined(0, 7, buf, &after);
+	ck_assert_str_eq(buf, "1111");
+	ck_assert_uint_eq(after, 1);
+	read_joined(after, 100, buf, &after);
+	ck_assert_str_eq(buf, "22223333");
+	ck_assert_uint_eq(after, 3);
+}
+END_TEST
+
+START_TEST(read_yields_at_least_one_event)
+{
+	char buf[64];
+	uint64_t after;
+
+	make(1024, 16);
+	push("a long event");
+	push("b");
+	ck_assert_int_eq(read_joined(0, 3, buf, &after), 1);
+	ck_assert_str_eq(buf, "a long event");
+	ck_assert_uint_eq(after, 1);
+	read_joined(0, 0, buf, &after);
+	ck_assert_str_eq(buf, "a long event");
+	ck_assert_uint_eq(after, 1);
+}
+END_TEST
+
+/* --- Limits --- */
+
+START_TEST(wrap_around_gives_two_spans_of_the_exact_bytes)
+{
+	struct iovec iov[2];
+	char buf[64];
+	uint64_t after;
+
+	make(10, 8);
+	push("abcd");		/* data 0..4 */
+	push("efgh");		/* 4..8 */
+	push("ijkl");		/* 8..12: abcd goes, kl wraps to 0..2 */
+	ck_assert_uint_eq(r.first, 1);
+	ck_assert_int_eq(ring_read(&r, 1, 100, iov, &after), 2);
+	ck_assert_uint_eq(iov[0].iov_len, 6);
+	ck_assert_uint_eq(iov[1].iov_len, 2);
+	ck_assert_ptr_eq(iov[1].iov_base, r.data);
+	read_joined(1, 100, buf, &after);
+	ck_assert_str_eq(buf, "efghijkl");
+	ck_assert_uint_eq(after, 3);
+	/* The wrapped event alone. */
+	ck_assert_int_eq(read_joined(2, 100, buf, &after), 2);
+	ck_assert_str_eq(buf, "ijkl");
+}
+END_TEST
+
+START_TEST(event_as_big_as_the_ring_evicts_all_others)
+{
+	char buf[64];
+	uint64_t after, id;
+
+	make(8, 8);
+	push("abc");
+	id = push("01234567");
+	ck_assert_uint_eq(r.first, 1);
+	ck_assert_uint_eq(ring_find(&r, id), 1);
+	read_joined(1, 100, buf, &after);
+	ck_assert_str_eq(buf, "01234567");
+	push("x");
+	ck_assert_uint_eq(r.first, 2);
+	read_joined(2, 100, buf, &after);
+	ck_assert_str_eq(buf, "x");
+}
+END_TEST
+
+/* Random pushes into a small ring, checked against a plain copy of every
+ * event: what is held always reads back exactly, by any read size. */
+START_TEST(random_pushes_read_back_exactly)
+{
+	static char texts[2000][40];
+	static uint64_t starts[2000];
+	char want[2048], got[2048];
+	unsigned seed = 12345;
+	size_t i;
+
+	make(97, 7);
+	for (i = 0; i < 2000; i++) {
+		size_t len = (size_t)(rand_r(&seed) % 39), k, wlen = 0;
+		uint64_t seq, after, s;
+
+		for (k = 0; k < len; k++)
+			texts[i][k] = (char)('A' + rand_r(&seed) % 26);
+		texts[i][len] = '\0';
+		starts[i] = push(texts[i]);
+		ck_assert_uint_eq(r.next, i + 1);
+		ck_assert_uint_le(r.next - r.first, 7);
+		for (s = r.first; s < r.next; s++) {
+			ck_assert_uint_eq(ring_find(&r, starts[s]), s);
+			memcpy(want + wlen, texts[s], strlen(texts[s]));
+			wlen += strlen(texts[s]);
+		}
+		want[wlen] = '\0';
+		ck_assert_uint_le(wlen, 97);
+		if (r.first > 0)
+			ck_assert_uint_eq(ring_find(&r, starts[r.first - 1]),
+			    RING_NONE);
+		ck_assert_uint_eq(ring_find(&r, next_id), r.next);
+		/* Read everything in steps of at most 20 bytes. */
+		got[0] = '\0';
+		for (seq = r.first; seq < r.next; seq = after) {
+			char part[128];
+
+			read_joined(seq, 20, part, &after);
+			ck_assert_uint_gt(after, seq);
+			strcat(got, part);
+		}
+		ck_assert_str_eq(got, want);
+	}
+}
+END_TEST
+
+Suite *
+ring_suite(void)
+{
+	Suite *s = suite_create("ring");
+	TCase *tc;
+
+	tc = tcase_create("Core");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, pushed_events_read_back_in_order);
+	tcase_add_test(tc, find_returns_the_sequence_of_each_held_id);
+	tcase_add_test(tc, find_of_end_id_returns_next);
+	tcase_add_test(tc, find_of_unknown_id_is_none);
+	tcase_add_test(tc, read_at_next_yields_nothing);
+	tcase_add_test(tc, eviction_by_bytes_drops_the_oldest);
+	tcase_add_test(tc, eviction_by_slots_drops_the_oldest);
+	tcase_add_test(tc, find_of_evicted_id_is_none);
+	tcase_add_test(tc, read_stops_at_max_bytes_on_whole_events);
+	tcase_add_test(tc, read_yields_at_least_one_event);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("Limits");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, wrap_around_gives_two_spans_of_the_exact_bytes);
+	tcase_add_test(tc, event_as_big_as_the_ring_evicts_all_others);
+	tcase_add_test(tc, random_pushes_read_back_exactly);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,13 @@
+/* check_suites.h - the unit test suites, one a module, for the runner. */
+#ifndef SSE_TAIL_CHECK_SUITES_H
+#define SSE_TAIL_CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *cfg_suite(void);
+Suite *req_suite(void);
+Suite *sse_suite(void);
+Suite *ring_suite(void);
+Suite *follow_suite(void);
+
+#endif
