@@ -64,8 +64,8 @@ err:
 	return -1;
 }
 
-/* Frames one line into the ring. */
-static void
+/* Frames one line into the ring; returns the bytes it takes there. */
+static size_t
 push_line(struct pipe_src *p, const struct sse_line *line, uint64_t id_start,
     uint64_t id_end)
 {
@@ -73,17 +73,23 @@ push_line(struct pipe_src *p, const struct sse_line *line, uint64_t id_start,
 	    line->total, p->cfg->max_line);
 
 	ring_push(&p->ring, id_start, id_end, p->frame, len);
+	return len;
 }
 
 int
 pipe_read(struct pipe_src *p, char *buf, size_t bufsize, int *reopened)
 {
 	struct sse_line line;
-	size_t total = 0;
+	size_t pushed = 0;
 	int added = 0;
 
+	/* Read no more than half the ring's worth at a time, so that the
+	 * clients get a turn in between: a client that keeps up with the
+	 * writer never falls behind the ring. */
+	if (bufsize > p->ring.cap / 8)
+		bufsize = p->ring.cap / 8;
 	*reopened = 0;
-	while (total < bufsize * 4) {
+	while (pushed < p->ring.cap / 2) {
 		ssize_t n = read(p->fd, buf, bufsize);
 		size_t off = 0;
 
@@ -103,7 +109,7 @@ pipe_read(struct pipe_src *p, char *buf, size_t bufsize, int *reopened)
 			uint64_t start = p->bytes - p->split.total;
 
 			if (sse_split_flush(&p->split, &line)) {
-				push_line(p, &line, start, p->bytes);
+				pushed += push_line(p, &line, start, p->bytes);
 				added = 1;
 			}
 			close(p->fd);
@@ -123,11 +129,10 @@ pipe_read(struct pipe_src *p, char *buf, size_t bufsize, int *reopened)
 			off += used;
 			p->bytes += used;
 			if (line.ptr != NULL) {
-				push_line(p, &line, start, p->bytes);
+				pushed += push_line(p, &line, start, p->bytes);
 				added = 1;
 			}
 		}
-		total += (size_t)n;
 	}
 	return added;
 }

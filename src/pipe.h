@@ -24,7 +24,8 @@ struct pipe_src {
  * path is not a named pipe, ENOMEM, or open's. */
 int pipe_open(struct pipe_src *p, const struct cfg_stream *cfg);
 
-/* Reads what the pipe holds into the ring, at most about max bytes.
+/* Reads what the pipe holds into the ring, at most half the ring's worth
+ * of events, so that clients get a turn before more is read.
  * Returns 1 when events were added, 0 when not, -1 on a read error (logged).
  * When the last writer has gone, the line in progress is sent and the pipe
  * reopened: *reopened is set and the caller watches the new fd. */

@@ -1022,10 +1022,14 @@ begin_stop(struct srv *s)
 		front_stop_acceptor(s->acceptor);
 	s->accepting = 0;
 	for (i = 0; i < s->cfg->nstreams; i++) {
-		struct client *c;
+		struct client *c, *next;
 
-		for (c = s->streams[i].hb_head; c != NULL; c = c->hb_next)
+		/* client_end moves c to the tail of the list; it ends each
+		 * client once, so the walk stops at the first one seen again. */
+		for (c = s->streams[i].hb_head; c != NULL && !c->ending; c = next) {
+			next = c->hb_next;
 			client_end(s, c);
+		}
 	}
 }
 
