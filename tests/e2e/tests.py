@@ -274,7 +274,7 @@ BAD_CONFIGS = [
     ("max_clients_0", "max-clients = 0\n[stream a]\npath = {P}\n", {1}),
     ("max_clients_1000001", "max-clients = 1000001\n[stream a]\npath = {P}\n", {1}),
     ("max_line_15", "max-line = 15\n[stream a]\npath = {P}\n", {1}),
-    ("max_line_16777217", "max-line = 16777217\n[stream a]\npath = {P}\n", {1}),
+    ("max_line_1048577", "max-line = 1048577\n[stream a]\npath = {P}\n", {1}),
     ("buffer_4095", "[stream a]\npath = {P}\nbuffer = 4095\n", {3}),
     ("event_bad_chars", "[stream a]\npath = {P}\nevent = a b\n", {3}),
     ("event_slash", "[stream a]\npath = {P}\nevent = a/b\n", {3}),
