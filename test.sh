@@ -54,6 +54,15 @@ autoreconf -fi >/dev/null 2>&1
 
 run_suite plain --enable-werror || status=1
 
+# The release tarball builds and passes its tests on its own.
+echo "== distcheck"
+if (cd build/plain && make -s distcheck >distcheck.log 2>&1); then
+	echo "distcheck: sse-tail-$(sed -n 's/^PACKAGE_VERSION = //p' build/plain/Makefile).tar.gz builds and passes make check"
+else
+	tail -50 build/plain/distcheck.log
+	status=1
+fi
+
 # Sanitizers: leaks, overflows and undefined behaviour abort the test.
 ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:exitcode=99
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99

@@ -49,6 +49,7 @@ struct client {
 	struct source src;		/* K_CLIENT */
 	struct client *hb_prev, *hb_next;	/* stream's, oldest write first */
 	struct client *rq_prev, *rq_next;	/* the run queue */
+	struct client *all_prev, *all_next;	/* every client of the loop */
 	struct stream *st;		/* NULL for a one-shot answer */
 	int fd_in;			/* watched for hang-up; -1 for none */
 	int fd_out;
@@ -96,6 +97,7 @@ struct srv {
 	struct stream *streams;
 	size_t nclients;		/* open streams: max-clients */
 	size_t nconns;			/* every client */
+	struct client *all;		/* every client, to free them at exit */
 	struct client *rq_head, *rq_tail;
 	size_t rq_len;
 	char *out;			/* one turn's framed output */
@@ -722,6 +724,12 @@ client_close(struct srv *s, struct client *c)
 		close(c->fd_in);
 	} else if (c->pollable)
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd_out, NULL);
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		s->all = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
 	free(c->pend);
 	free(c);
 	s->nconns--;
@@ -838,6 +846,10 @@ client_start(struct srv *s, const struct front_conn *conn)
 	c->fd_out = conn->fd_out;
 	c->fcgi = conn->fcgi;
 	c->request_id = conn->request_id;
+	c->all_next = s->all;
+	if (s->all)
+		s->all->all_prev = c;
+	s->all = c;
 	s->nconns++;
 	fcntl(c->fd_out, F_SETFL, fcntl(c->fd_out, F_GETFL) | O_NONBLOCK);
 	ev.data.ptr = c;
@@ -1220,19 +1232,8 @@ srv_free(struct srv *s)
 
 	if (s == NULL)
 		return;
-	while (s->streams != NULL && s->nconns > 0) {
-		int closed = 0;
-
-		for (i = 0; i < s->cfg->nstreams && !closed; i++)
-			if (s->streams[i].hb_head != NULL) {
-				client_close(s, s->streams[i].hb_head);
-				closed = 1;
-			}
-		if (!closed && s->rq_head != NULL)
-			client_close(s, s->rq_head);
-		else if (!closed)
-			break;
-	}
+	while (s->all != NULL)
+		client_close(s, s->all);
 	for (i = 0; s->streams != NULL && i < s->cfg->nstreams; i++) {
 		if (s->streams[i].is_pipe)
 			pipe_close(&s->streams[i].pipe);
