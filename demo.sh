@@ -6,16 +6,7 @@ set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 
-packages="build-essential autoconf automake pkg-config libfcgi-dev"
-missing=
-for p in $packages; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-fi
+tools/need-packages build-essential autoconf automake pkg-config libfcgi-dev
 if [ ! -x build/demo/src/sse-tail ]; then
 	autoreconf -fi >/dev/null 2>&1
 	mkdir -p build/demo

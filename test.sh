@@ -7,17 +7,7 @@ set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 
-packages="build-essential autoconf automake pkg-config libfcgi-dev libfcgi-bin check python3"
-missing=
-for p in $packages; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	echo "== installing:$missing"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-fi
+tools/need-packages build-essential autoconf automake pkg-config libfcgi-dev libfcgi-bin check python3
 
 status=0
 
