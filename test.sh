@@ -7,6 +7,11 @@ set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 
+if [ -f config.status ]; then
+	echo "test.sh builds in build/; this tree is configured in place:" \
+	    "run 'make distclean' first" >&2
+	exit 2
+fi
 tools/need-packages build-essential autoconf automake pkg-config libfcgi-dev libfcgi-bin check python3
 
 status=0
