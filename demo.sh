@@ -50,11 +50,13 @@ gen=
 lighttpd_pid=
 cleanup() {
 	trap - INT TERM EXIT
+	set +e
 	[ -n "$gen" ] && kill "$gen" 2>/dev/null
-	[ -n "$lighttpd_pid" ] && kill "$lighttpd_pid" 2>/dev/null && {
-		# lighttpd stops its sse-tail; wait for it, a second at most.
-		i=0; while kill -0 "$lighttpd_pid" 2>/dev/null && [ $i -lt 20 ]; do
-			sleep 0.05; i=$((i + 1)); done; }
+	if [ -n "$lighttpd_pid" ]; then
+		# lighttpd stops its sse-tail on the way out.
+		kill "$lighttpd_pid" 2>/dev/null
+		wait "$lighttpd_pid" 2>/dev/null
+	fi
 	rm -rf "$dir"
 	exit 0
 }
