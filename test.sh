@@ -12,7 +12,9 @@ if [ -f config.status ]; then
 	    "run 'make distclean' first" >&2
 	exit 2
 fi
-tools/need-packages build-essential autoconf automake pkg-config libfcgi-dev libfcgi-bin check python3
+tools/need-packages build-essential autoconf automake pkg-config libfcgi-dev \
+	libfcgi-bin check python3 \
+	lighttpd nginx-light apache2 libapache2-mod-fcgid spawn-fcgi systemd
 
 status=0
 

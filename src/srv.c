@@ -33,6 +33,7 @@
 #define BATCH		65536	/* bytes one client is given per turn */
 #define IN_CHUNK	65536	/* bytes read from a file at once */
 #define STOP_GRACE_MS	700	/* SIGTERM: time to flush, within the 1 s */
+#define LINGER_MS	2000	/* a finished connection waits for EOF */
 #define MAX_EVENTS	256
 #define WIRE_IOV	256
 
@@ -47,7 +48,8 @@ struct stream;
 
 struct client {
 	struct source src;		/* K_CLIENT */
-	struct client *hb_prev, *hb_next;	/* stream's, oldest write first */
+	struct client *hb_prev, *hb_next;	/* stream's, oldest write first;
+						 * or the linger list */
 	struct client *rq_prev, *rq_next;	/* the run queue */
 	struct client *all_prev, *all_next;	/* every client of the loop */
 	struct stream *st;		/* NULL for a one-shot answer */
@@ -59,7 +61,9 @@ struct client {
 	unsigned ending:1;		/* close once pend is written */
 	unsigned want_out:1;		/* EPOLLOUT armed */
 	unsigned pollable:1;		/* fd_out is in epoll */
-	int64_t last_write;		/* ms: when output was last sent */
+	unsigned lingering:1;		/* done; on the linger list */
+	int64_t last_write;		/* ms: when output was last sent;
+					 * lingering: when it began */
 	char *pend;			/* output the socket has not taken */
 	size_t pend_len, pend_off;
 	const char *reset;		/* reason of a reset to send first */
@@ -98,6 +102,7 @@ struct srv {
 	size_t nclients;		/* open streams: max-clients */
 	size_t nconns;			/* every client */
 	struct client *all;		/* every client, to free them at exit */
+	struct stream linger;		/* finished clients waiting for EOF */
 	struct client *rq_head, *rq_tail;
 	size_t rq_len;
 	char *out;			/* one turn's framed output */
@@ -122,6 +127,7 @@ struct wire {
 };
 
 static void client_close(struct srv *s, struct client *c);
+static void client_linger(struct srv *s, struct client *c);
 
 static int64_t
 now_ms(void)
@@ -689,7 +695,7 @@ client_run(struct srv *s, struct client *c)
 	if (pending(c))
 		return;		/* EPOLLOUT brings it back */
 	if (c->ending || c->st == NULL) {
-		client_close(s, c);
+		client_linger(s, c);
 		return;
 	}
 	if ((rc = run_stream(s, c)) < 0) {
@@ -702,11 +708,15 @@ client_run(struct srv *s, struct client *c)
 
 /* ---- clients coming and going ---- */
 
+/* Takes c off the run queue and out of its stream or the linger list. */
 static void
-client_close(struct srv *s, struct client *c)
+client_detach(struct srv *s, struct client *c)
 {
 	dequeue(s, c);
-	if (c->st != NULL) {
+	if (c->lingering) {
+		hb_unlink(&s->linger, c);
+		c->lingering = 0;
+	} else if (c->st != NULL) {
 		struct stream *st = c->st;
 
 		put_gen(s, c);
@@ -716,6 +726,29 @@ client_close(struct srv *s, struct client *c)
 		c->st = NULL;
 		stream_release(s, st);
 	}
+}
+
+/* The response is all written. mod_proxy_fcgi sends the empty STDIN record
+ * after the parameters, and when that write meets a closed socket it
+ * throws the whole response away and answers 503 itself: so stop writing,
+ * and close when the web server does, or after LINGER_MS. */
+static void
+client_linger(struct srv *s, struct client *c)
+{
+	client_detach(s, c);
+	if (c->fd_in < 0 || shutdown(c->fd_in, SHUT_WR) < 0) {
+		client_close(s, c);
+		return;
+	}
+	c->lingering = 1;
+	c->last_write = now_ms();
+	hb_append(&s->linger, c);
+}
+
+static void
+client_close(struct srv *s, struct client *c)
+{
+	client_detach(s, c);
 	if (c->fd_in >= 0) {
 		/* Read what is left, so that close sends FIN, not RST, and
 		 * the web server gets the whole response. */
@@ -966,6 +999,18 @@ poll_streams(struct srv *s, int64_t now)
 	s->next_poll = any ? now + FOLLOW_POLL_MS : -1;
 }
 
+/* Closes the lingering connections whose time is up; returns ms until the
+ * next is, or -1. */
+static int64_t
+expire_lingering(struct srv *s, int64_t now)
+{
+	struct client *c;
+
+	while ((c = s->linger.hb_head) != NULL && c->last_write + LINGER_MS <= now)
+		client_close(s, c);
+	return c != NULL ? c->last_write + LINGER_MS - now : -1;
+}
+
 /* Sends the heartbeats that are due; returns ms until the next, or -1. */
 static int64_t
 heartbeats(struct srv *s, int64_t now)
@@ -1058,7 +1103,7 @@ srv_run(struct srv *s, int listen_fd, int once)
 		s->accepting = 1;
 	}
 	for (;;) {
-		int64_t now = now_ms(), timeout, hb;
+		int64_t now = now_ms(), timeout, hb, linger;
 		int n, i;
 		size_t turns;
 
@@ -1070,6 +1115,9 @@ srv_run(struct srv *s, int listen_fd, int once)
 		hb = heartbeats(s, now);
 		poll_streams(s, now);
 		timeout = hb;
+		if ((linger = expire_lingering(s, now)) >= 0 &&
+		    (timeout < 0 || linger < timeout))
+			timeout = linger;
 		if (s->next_poll >= 0 && (timeout < 0 || s->next_poll - now < timeout))
 			timeout = s->next_poll - now < 0 ? 0 : s->next_poll - now;
 		if (s->stopping && (timeout < 0 || s->stop_deadline - now < timeout))

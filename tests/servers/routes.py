@@ -1,0 +1,670 @@
+"""The routes (a web server, a shipped snippet, how sse-tail runs) and the
+checks made through each of them."""
+
+import grp
+import os
+import pwd
+import re
+import shlex
+import subprocess
+import threading
+import time
+
+import harness as h
+import servers
+from harness import check
+from sseclient import Response
+
+FIRST_COMMENT_S = 0.5   # the body must start this soon after the request
+APPEND_S = 0.1          # an appended line must arrive this soon
+SHORT_TIMEOUT = 3       # the server timeout a timeout test shortens to
+HEARTBEAT = 1           # seconds, the streams' default in the tests
+SLOT_HEARTBEAT = 2      # seconds, the "slot" stream's (disconnect test)
+# Scheduling and polling slack on top of "within one heartbeat".
+SLACK_S = 0.3
+
+# Streams of the main instance, one a check, so that checks do not share
+# files or clients.
+MAIN_STREAMS = {
+    "test": {}, "other": {}, "first": {}, "append": {}, "resume": {},
+    "beat": {},
+    "slot": {"max-clients": 1, "heartbeat": SLOT_HEARTBEAT},
+}
+
+
+class Instance:
+    """One server (and daemon, when the route has one) in its own
+    directory."""
+
+    def __init__(self, route, tag, snippet_text, streams, server_extra="",
+                 conf=None):
+        self.route = route
+        self.d = h.Dir(route.name + "-" + tag)
+        self.server = None
+        self.daemon_pid = None
+        self.daemon_proc = None
+        route.instances.append(self)
+        route.touched.append(self)
+        try:
+            h.sse_tail_conf(self.d, streams, **(conf or {}))
+            text = h.fill_paths(snippet_text, self.d, route.snippet)
+            if route.daemon is not None:
+                route.daemon(self)
+            self.server = route.server_cls(self.d, text, server_extra,
+                                           **route.server_kw).start()
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def port(self):
+        return self.server.port
+
+    def get(self, path, **kw):
+        return Response(self.port, path, **kw)
+
+    def stop(self):
+        if self.server is not None:
+            self.server.stop()
+        if self.daemon_proc is not None:
+            self.daemon_proc.stop(timeout=5)
+        if self.daemon_pid is not None:
+            h.stop_pid(self.daemon_pid, timeout=5)
+        self.d.cleanup()
+
+
+class Route:
+    def __init__(self, name, snippet, server_cls, server_kw=None, daemon=None,
+                 per_process=False, reuses_process=False, knob=None,
+                 checks=None, needs=()):
+        self.name = name
+        self.snippet = snippet
+        self.server_cls = server_cls
+        self.server_kw = server_kw or {}
+        self.daemon = daemon              # starts sse-tail for the server
+        self.per_process = per_process    # one sse-tail process a stream
+        self.reuses_process = reuses_process  # mod_fcgid keeps it for the next
+        self.knob = knob                  # (regex, short value): idle timeout
+        self.checks = checks or ALL_CHECKS
+        self.needs = needs                # (path, Debian package) pairs
+        self.instances = []
+        self.touched = []                 # instances used by the current test
+        self._main = None
+
+    def text(self):
+        return h.snippet(self.snippet)
+
+    def main(self):
+        """The instance from the snippet as shipped, paths filled in."""
+        for path, package in self.needs:
+            h.require(path, package)
+        if self._main is None:
+            self._main = Instance(self, "main", self.text(), MAIN_STREAMS,
+                                  conf={"heartbeat": HEARTBEAT})
+        elif self._main not in self.touched:
+            self.touched.append(self._main)
+        return self._main
+
+    def teardown(self):
+        for inst in self.instances:
+            inst.stop()
+        self.instances = []
+        self._main = None
+
+
+# ---- daemons: how sse-tail runs for nginx and mod_proxy_fcgi ----
+
+def daemon_listen(inst):
+    """sse-tail --listen unix:/run/sse-tail.sock, as the worker user."""
+    inst.daemon_proc = h.start_listen_daemon(inst.d)
+
+
+def daemon_spawn_fcgi(inst):
+    """conf/spawn-fcgi.sh, its paths filled in, run as root as documented."""
+    h.require("/usr/bin/spawn-fcgi", "spawn-fcgi")
+    d = inst.d
+    script = d.write("spawn-fcgi.sh",
+                     h.fill_paths(h.snippet("spawn-fcgi.sh"), d,
+                                  "spawn-fcgi.sh"), 0o755)
+    log = d.p("spawn-fcgi.log")
+    d.logs.append(log)
+    with open(log, "ab") as f:
+        r = subprocess.run(["/bin/sh", script], stdout=f,
+                           stderr=subprocess.STDOUT, timeout=10)
+    check(r.returncode == 0, "spawn-fcgi.sh exited %d: %s" % (
+        r.returncode, " | ".join(h.tail_logs([log], 5))))
+    pidfile = d.p("run", "sse-tail.pid")
+    pid = int(h.wait_until(lambda: _read_pid(pidfile), 5, "spawn-fcgi pid file"))
+    inst.daemon_pid = pid
+    sock = d.p("run", "sse-tail.sock")
+    h.wait_until(lambda: h.can_connect(sock), 5, "spawn-fcgi socket")
+    st = os.stat(sock)
+    check(st.st_mode & 0o777 == 0o660, "socket mode %o, not 660"
+          % (st.st_mode & 0o777))
+
+
+def _read_pid(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def unit_settings(text):
+    """key -> [values] of a systemd unit file."""
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;[":
+            continue
+        k, _, v = line.partition("=")
+        out.setdefault(k.strip(), []).append(v.strip())
+    return out
+
+
+def daemon_systemd(inst):
+    """sse-tail.socket + sse-tail.service, paths filled in: the socket made
+    as the .socket unit says, sse-tail started on the first connection with
+    LISTEN_FDS as the .service says, by systemd-socket-activate (no
+    systemd as pid 1 here), as the worker user."""
+    h.require("/usr/bin/systemd-socket-activate", "systemd")
+    d = inst.d
+    sock_unit = unit_settings(h.fill_paths(h.snippet("sse-tail.socket"), d,
+                                           "sse-tail.socket"))
+    svc_unit = unit_settings(h.fill_paths(h.snippet("sse-tail.service"), d,
+                                          "sse-tail.service"))
+    path = sock_unit["ListenStream"][0]
+    argv = shlex.split(svc_unit["ExecStart"][0])
+    check("--listen" not in argv, "ExecStart gives --listen: the socket "
+          "would not be systemd's")
+    log = d.p("sse-tail.log")
+    d.logs.append(log)
+    inst.daemon_proc = h.Proc(["/usr/bin/systemd-socket-activate", "-l", path,
+                               "--"] + argv, log, user=True,
+                              name="systemd-socket-activate")
+    h.wait_until(lambda: os.path.exists(path) or not inst.daemon_proc.alive(),
+                 5, "the activation socket")
+    check(inst.daemon_proc.alive(), "systemd-socket-activate exited: %s"
+          % " | ".join(h.tail_logs([log], 5)))
+    # What systemd does with SocketUser, SocketGroup and SocketMode.
+    os.chown(path, pwd.getpwnam(sock_unit.get("SocketUser", ["root"])[0]).pw_uid,
+             grp.getgrnam(sock_unit.get("SocketGroup", ["root"])[0]).gr_gid)
+    os.chmod(path, int(sock_unit.get("SocketMode", ["0666"])[0], 8))
+
+
+# ---- checks ----
+
+def c_headers(route):
+    """Status and headers of a stream, through the server."""
+    inst = route.main()
+    with inst.get("/events/test") as r:
+        check(r.read_head(5) == 200, "status %s, not 200: %s"
+              % (r.status, r.describe()))
+        hd = r.headers
+        check(hd.get("content-type") == "text/event-stream",
+              "Content-Type %r" % hd.get("content-type"))
+        cc = [v.strip() for v in hd.get("cache-control", "").split(",")]
+        check("no-cache" in cc and "no-transform" in cc,
+              "Cache-Control %r" % hd.get("cache-control"))
+        if route.server_cls is servers.Nginx:
+            # nginx acts on X-Accel-* and does not pass them on.
+            check("x-accel-buffering" not in hd, "X-Accel-Buffering passed")
+        else:
+            check(hd.get("x-accel-buffering") == "no",
+                  "X-Accel-Buffering %r" % hd.get("x-accel-buffering"))
+        check("content-encoding" not in hd,
+              "compressed: Content-Encoding %r" % hd.get("content-encoding"))
+        check("content-length" not in hd, "a stream with Content-Length")
+        check("chunked" in hd.get("transfer-encoding", "") or
+              hd.get("connection", "").lower() == "close",
+              "neither chunked nor close-delimited")
+        r.wait_for(lambda i: i.kind == "comment", 2, "opening comment")
+        check(r.parser.retry == 1000, "retry %r, not 1000" % r.parser.retry)
+
+
+def c_answers(route):
+    """Short answers arrive as sse-tail wrote them: the index (200, the
+    JSON list: PATH_INFO is empty for /events) and an unknown stream (404),
+    then 102 requests, 4 at a time, for these and a bad query (400). A
+    server's own error page instead means it lost sse-tail's answer."""
+    inst = route.main()
+    with inst.get("/events", accept="application/json") as r:
+        body = r.read_body(5)
+        check(r.status == 200 and
+              r.headers.get("content-type") == "application/json",
+              "index: %s" % r.describe())
+        check(sorted(re.findall(rb'"([^"]+)"', body)) ==
+              sorted(n.encode() for n in MAIN_STREAMS),
+              "index lists %r" % body)
+    with inst.get("/events/nope") as r:
+        r.read_body(5)
+        check(r.status == 404, "unknown stream: %s" % r.describe())
+    want = {"/events/nope": (404, b"unknown stream"),
+            "/events/test?lines=x": (400, b"lines"),
+            "/events": (200, b'["')}
+    paths = sorted(want) * 34
+    bad = []
+    lock = threading.Lock()
+
+    def worker(mine):
+        for path in mine:
+            try:
+                with inst.get(path, accept="application/json") as r:
+                    r.read_body(10)
+                    ok = (r.status, r.body[:len(want[path][1])]) == want[path]
+                    got = r.describe(80)
+            except Exception as e:
+                ok, got = False, repr(e)
+            if not ok:
+                with lock:
+                    bad.append("%s: %s" % (path, got))
+
+    threads = [threading.Thread(target=worker, args=(paths[i::4],), daemon=True)
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(40)
+    check(not any(t.is_alive() for t in threads), "requests hang")
+    check(not bad, "%d of %d answers lost, e.g. %s" % (len(bad), len(paths),
+                                                       bad[0] if bad else ""))
+    return "%d answers intact" % len(paths)
+
+
+def c_first_comment(route):
+    """The body starts (retry: and a comment) within 500 ms of the request,
+    before any line exists; three times, a new stream each.
+
+    mod_fcgid: each time with no other stream open, since mod_fcgid makes a
+    request that finds every sse-tail process busy wait a second before it
+    starts another (fcgid_bridge.c); that wait is measured and reported."""
+    inst = route.main()
+    worst = 0.0
+    for _ in range(3):
+        if route.reuses_process:
+            wait_processes_idle(inst)
+        with inst.get("/events/first") as r:
+            c = r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+            dt = c.t - r.t_start
+            check(r.status == 200, "status %s" % r.status)
+            check(not r.events(), "events before any line: %r" % r.events())
+            check(dt <= FIRST_COMMENT_S, "first comment after %.0f ms" %
+                  (dt * 1000))
+            worst = max(worst, dt)
+    note = "first comment after %.1f ms at worst" % (worst * 1000)
+    if route.reuses_process:
+        # Every process busy: one stream each, then one more.
+        wait_processes_idle(inst)
+        held = [inst.get("/events/first")
+                for _ in h.sse_tail_pids(inst.d.path)]
+        try:
+            for r in held:
+                r.wait_for(lambda i: i.kind == "comment", 5, "first comment")
+            with inst.get("/events/first") as b:
+                c = b.wait_for(lambda i: i.kind == "comment", 5,
+                               "first comment")
+                note += ("; with all %d processes busy, %.0f ms (mod_fcgid "
+                         "waits before it starts another)"
+                         % (len(held), (c.t - b.t_start) * 1000))
+        finally:
+            for r in held:
+                r.close()
+    return note
+
+
+def wait_processes_idle(inst):
+    """mod_fcgid: until every sse-tail process of inst is idle (Apache
+    notices a client that left only on a later write)."""
+    h.wait_until(lambda: all(_idle(p) for p in h.sse_tail_pids(inst.d.path)),
+                 3 * SLOT_HEARTBEAT + 2, "sse-tail processes idle")
+
+
+def c_append(route):
+    """A line appended to the file arrives within 100 ms, id = its end."""
+    inst = route.main()
+    worst = 0.0
+    with inst.get("/events/append") as r:
+        r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+        for n in range(5):
+            time.sleep(0.2)
+            text = "appended %d at %.6f" % (n, time.time())
+            size = h.append(inst.d, "append", (text + "\n").encode())
+            t0 = time.monotonic()
+            e = r.wait_for(lambda i: i.kind == "event", 2, "event %d" % n)
+            dt = e.t - t0
+            check(e.data == text, "got %r, not %r" % (e.data, text))
+            check(e.id == str(size), "id %r, not %d" % (e.id, size))
+            check(dt <= APPEND_S, "line %d arrived after %.0f ms" %
+                  (n, dt * 1000))
+            worst = max(worst, dt)
+    return "appended lines arrived after %.1f ms at worst" % (worst * 1000)
+
+
+def c_resume(route):
+    """Last-Event-ID resumes with the line after it: nothing lost, nothing
+    repeated, also for lines written while away."""
+    inst = route.main()
+    h.append(inst.d, "resume", b"r1\nr2\nr3\nr4\nr5\n")
+    with inst.get("/events/resume") as r:
+        for _ in range(5):
+            r.wait_for(lambda i: i.kind == "event", 3, "backlog event")
+        got = [(e.id, e.data) for e in r.events()]
+        check(got == [("3", "r1"), ("6", "r2"), ("9", "r3"), ("12", "r4"),
+                      ("15", "r5")], "backlog %r" % got)
+    h.append(inst.d, "resume", b"r6\n")
+    with inst.get("/events/resume", last_event_id="6") as r:
+        for _ in range(4):
+            r.wait_for(lambda i: i.kind == "event", 3, "resumed event")
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline and r.pump(0.05):
+            pass
+        got = [(e.id, e.event, e.data) for e in r.events()]
+        check(got == [("9", "message", "r3"), ("12", "message", "r4"),
+                      ("15", "message", "r5"), ("18", "message", "r6")],
+              "after Last-Event-ID 6: %r" % got)
+    with inst.get("/events/resume", last_event_id="18") as r:
+        r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline and r.pump(0.05):
+            pass
+        check(not r.events(), "after Last-Event-ID 18 (the end): %r"
+              % r.events())
+
+
+def c_heartbeat(route):
+    """Heartbeat comments arrive every heartbeat (1 s) while nothing
+    else is sent."""
+    inst = route.main()
+    with inst.get("/events/beat") as r:
+        first = r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+        times = [first.t]
+        while len(times) < 4:
+            c = r.wait_for(lambda i: True, HEARTBEAT + 1.5, "heartbeat")
+            check(c.kind == "comment", "not a comment: %r" % c)
+            times.append(c.t)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        check(all(HEARTBEAT * 0.7 <= g <= HEARTBEAT + 0.5 for g in gaps),
+              "heartbeats %s s apart" % ", ".join("%.2f" % g for g in gaps))
+    return "heartbeats %s s apart" % ", ".join("%.2f" % g for g in gaps)
+
+
+def notice_bound(route):
+    """How long after a client leaves sse-tail may still hold its stream.
+    sse-tail learns of it when the server closes the connection (FastCGI)
+    or ends the process (CGI), which a server does once it notices: nginx
+    at once (it watches the client's socket), lighttpd on the next write
+    (a heartbeat), Apache only when a write fails, which is the second
+    write after the client's FIN (the first one succeeds and draws the
+    client's RST): two heartbeats."""
+    beats = 2 if route.server_cls is servers.Apache else 1
+    return beats, beats * SLOT_HEARTBEAT + SLACK_S
+
+
+def c_disconnect(route):
+    if route.per_process:
+        return disconnect_process(route)
+    return disconnect_slot(route)
+
+
+def disconnect_slot(route):
+    """One sse-tail process serves every stream: with max-clients = 1 on
+    the stream, a second client gets 503 while the first is connected, and
+    200 within one heartbeat after the first has gone (two behind Apache,
+    see notice_bound)."""
+    inst = route.main()
+    a = inst.get("/events/slot")
+    try:
+        a.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+        check(a.status == 200, "first client: status %s" % a.status)
+        with inst.get("/events/slot") as b:
+            b.read_body(5)
+            check(b.status == 503, "second client while the first is "
+                  "connected: %s" % b.describe())
+            check("retry-after" in b.headers, "503 without Retry-After")
+    finally:
+        t0 = time.monotonic()
+        a.close()
+    deadline = t0 + 2 * SLOT_HEARTBEAT + 3
+    tries = 0
+    while True:
+        tries += 1
+        with inst.get("/events/slot") as b:
+            b.read_head(5)
+            if b.status == 200:
+                t1 = time.monotonic()
+                break
+            check(b.status == 503, "waiting client: %s" % b.describe())
+        check(time.monotonic() < deadline, "slot not free %d s after the "
+              "client left" % (2 * SLOT_HEARTBEAT + 3))
+        time.sleep(0.02)
+    dt = t1 - t0
+    beats, bound = notice_bound(route)
+    check(dt <= bound, "slot freed %.2f s after the client left; heartbeat "
+          "is %d s, allowed %d" % (dt, SLOT_HEARTBEAT, beats))
+    return "slot free again %.2f s after the client left (heartbeat %d s)" % (
+        dt, SLOT_HEARTBEAT)
+
+
+def _idle(pid):
+    """mod_fcgid keeps a process for the next request: it is done with a
+    stream when it holds no connection beside its listening socket."""
+    return h.socket_fds(pid) <= 1
+
+
+def disconnect_process(route):
+    """One sse-tail process a stream: the process of a client that goes
+    ends within one heartbeat (two behind Apache, see notice_bound).
+    mod_fcgid keeps its processes for the next request: there the process
+    must drop the stream's connection and serve the next stream."""
+    inst = route.main()
+    marker = inst.d.path
+    if route.reuses_process:
+        h.wait_until(lambda: all(_idle(p) for p in h.sse_tail_pids(marker)),
+                     5, "earlier streams' processes idle")
+    before = set(h.sse_tail_pids(marker))
+    a = inst.get("/events/slot")
+    try:
+        a.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+        check(a.status == 200, "status %s" % a.status)
+        if route.reuses_process:
+            busy = [p for p in h.sse_tail_pids(marker) if not _idle(p)]
+        else:
+            busy = sorted(set(h.sse_tail_pids(marker)) - before)
+        check(len(busy) == 1, "sse-tail processes serving the stream: %r "
+              "(before: %r)" % (busy, sorted(before)))
+        pid = busy[0]
+    finally:
+        t0 = time.monotonic()
+        a.close()
+    if route.reuses_process:
+        done = lambda: not h.proc_alive(pid) or _idle(pid)   # noqa: E731
+    else:
+        done = lambda: not h.proc_alive(pid)                 # noqa: E731
+    h.wait_until(done, 2 * SLOT_HEARTBEAT + 3, "sse-tail process %d done with "
+                 "the stream of a client that left" % pid, 0.01)
+    dt = time.monotonic() - t0
+    state = "exited" if not h.proc_alive(pid) else "idle again"
+    beats, bound = notice_bound(route)
+    check(dt <= bound, "process %d %s %.2f s after the client left; "
+          "heartbeat is %d s, allowed %d" % (pid, state, dt, SLOT_HEARTBEAT,
+                                              beats))
+    if route.reuses_process:
+        with inst.get("/events/slot") as b:
+            b.wait_for(lambda i: i.kind == "comment", 5, "first comment")
+            check(b.status == 200, "next client: status %s" % b.status)
+            check(pid in [p for p in h.sse_tail_pids(marker)
+                          if not _idle(p)], "the next stream is not served "
+                  "by the freed process %d" % pid)
+    return "sse-tail process %s %.2f s after the client left (heartbeat %d s)" \
+        % (state, dt, SLOT_HEARTBEAT)
+
+
+def _watch(streams, seconds):
+    """Reads every open stream for seconds; returns when all ended."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        live = [r for r in streams if not r.eof]
+        if not live:
+            return
+        for r in live:
+            r.pump(0.02)
+
+
+def c_idle_timeout(route):
+    """With the snippet's idle timeout shortened to 3 s, a stream with 1 s
+    heartbeats outlives it (more than 8 s, still delivering lines), while
+    on the same server a stream whose heartbeat (30 s) is longer than the
+    timeout is cut: a line appended at 6 s does not reach it, and its
+    connection closes. So the timeout is in effect and the heartbeat is
+    what keeps a stream open. (Apache keeps the connection of a response
+    it cut until KeepAliveTimeout, 5 s, has passed.)"""
+    pattern, value = route.knob
+    text = h.set_value(route.text(), pattern, value, route.snippet)
+    inst = Instance(route, "idle", text,
+                    {"beat": {}, "quiet": {"heartbeat": 30}},
+                    conf={"heartbeat": HEARTBEAT})
+    try:
+        beat = inst.get("/events/beat")
+        quiet = inst.get("/events/quiet")
+        for r in (beat, quiet):
+            r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+            check(r.status == 200, "status %s" % r.status)
+        t_open = time.monotonic()
+        _watch([beat, quiet], SHORT_TIMEOUT + 3)
+        # The probe: a line for each stream.
+        sizes = [h.append(inst.d, n, b"probe\n") for n in ("beat", "quiet")]
+        t_probe = time.monotonic()
+        e = beat.wait_for(lambda i: i.kind == "event", 2, "probe event")
+        check((e.id, e.data) == (str(sizes[0]), "probe"), "event %r" % e)
+        check(e.t - t_probe <= APPEND_S, "probe arrived after %.0f ms"
+              % ((e.t - t_probe) * 1000))
+        _watch([quiet], 0.5)
+        check(not quiet.events(), "the stream without heartbeats got the "
+              "probe at %.1f s: the shortened timeout (%d s) is not in "
+              "effect" % (t_probe - t_open, SHORT_TIMEOUT))
+        deadline = t_open + SHORT_TIMEOUT * 2.7
+        while time.monotonic() < deadline or not quiet.eof:
+            if time.monotonic() > t_open + SHORT_TIMEOUT + 8:
+                break
+            _watch([beat, quiet], 0.1)
+        check(quiet.eof, "the stream without heartbeats: connection still "
+              "open after %d s" % (SHORT_TIMEOUT + 8))
+        closed = quiet.t_eof - t_open
+        if beat.eof:
+            raise h.TestFailure("the stream with heartbeats was cut after "
+                                "%.1f s (timeout %d s): %s" % (
+                                    beat.t_eof - t_open, SHORT_TIMEOUT,
+                                    beat.describe()))
+        lived = time.monotonic() - t_open
+        n = len([c for c in beat.comments() if c.t > t_open])
+        check(n >= int(lived) - 2, "only %d heartbeats in %.0f s" % (n, lived))
+        beat.close()
+        quiet.close()
+    finally:
+        inst.stop()
+    return ("timeout %d s: the silent stream missed the probe at %.1f s and "
+            "was closed at %.1f s; the heartbeat stream still delivered at "
+            "%.1f s and was open at %.1f s"
+            % (SHORT_TIMEOUT, t_probe - t_open, closed, e.t - t_open, lived))
+
+
+def c_busy_timeout(route):
+    """mod_fcgid ends any request older than FcgidBusyTimeout, heartbeats
+    or not. Both servers scan every second (FcgidBusyScanInterval 1, a
+    test setting): with FcgidBusyTimeout shortened to 3 the stream is
+    killed, with the snippet's value it is not."""
+    extra = "FcgidBusyScanInterval 1\n"
+    short = h.set_value(route.text(), r"^\s*FcgidBusyTimeout\s+(\d+)",
+                        SHORT_TIMEOUT, route.snippet)
+    shipped = Instance(route, "busy-shipped", route.text(), {"beat": {}},
+                       server_extra=extra, conf={"heartbeat": HEARTBEAT})
+    try:
+        shortened = Instance(route, "busy-short", short, {"beat": {}},
+                             server_extra=extra,
+                             conf={"heartbeat": HEARTBEAT})
+        try:
+            a = shipped.get("/events/beat")
+            b = shortened.get("/events/beat")
+            for r in (a, b):
+                r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+                check(r.status == 200, "status %s" % r.status)
+            t_open = time.monotonic()
+            _watch([a, b], 10)
+            check(b.eof, "FcgidBusyTimeout %d did not end a stream in 10 s"
+                  % SHORT_TIMEOUT)
+            cut = b.t_eof - t_open
+            if a.eof:
+                raise h.TestFailure("the snippet's FcgidBusyTimeout: stream "
+                                    "cut after %.1f s: %s" % (
+                                        a.t_eof - t_open, a.describe()))
+            n = len([c for c in b.comments() if c.t > t_open])
+            check(n >= 2, "the stream killed by FcgidBusyTimeout %d had "
+                  "only %d heartbeats" % (SHORT_TIMEOUT, n))
+            lived = time.monotonic() - t_open
+            a.close()
+            b.close()
+        finally:
+            shortened.stop()
+    finally:
+        shipped.stop()
+    return ("FcgidBusyTimeout %d: stream with heartbeats killed after "
+            "%.1f s; the snippet's value: alive after %.1f s"
+            % (SHORT_TIMEOUT, cut, lived))
+
+
+def c_units_verify(route):
+    """systemd-analyze verify accepts the two units (paths filled in),
+    without warnings."""
+    h.require("/usr/bin/systemd-analyze", "systemd")
+    d = h.Dir("units")
+    try:
+        names = ["sse-tail.socket", "sse-tail.service"]
+        h.sse_tail_conf(d, {"test": {}})
+        paths = [d.write(n, h.fill_paths(h.snippet(n), d, n)) for n in names]
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no"] + paths,
+                           capture_output=True, timeout=60, cwd=d.path)
+        out = (r.stdout + r.stderr).decode(errors="replace").strip()
+        check(r.returncode == 0 and not out,
+              "systemd-analyze verify: exit %d: %s" % (r.returncode, out))
+    finally:
+        d.cleanup()
+
+
+ALL_CHECKS = [("headers", c_headers, 20), ("answers", c_answers, 60),
+              ("first-comment", c_first_comment, 20),
+              ("append", c_append, 20), ("resume", c_resume, 20),
+              ("heartbeat", c_heartbeat, 20), ("disconnect", c_disconnect, 30),
+              ("idle-timeout", c_idle_timeout, 45)]
+NO_IDLE = [c for c in ALL_CHECKS if c[0] != "idle-timeout"]
+
+ROUTES = [
+    Route("lighttpd-fastcgi", "lighttpd-fastcgi.conf", servers.Lighttpd,
+          knob=(r"server\.max-write-idle\s*=\s*(\d+)", SHORT_TIMEOUT)),
+    Route("lighttpd-cgi", "lighttpd-cgi.conf", servers.Lighttpd,
+          per_process=True,
+          knob=(r"server\.max-write-idle\s*=\s*(\d+)", SHORT_TIMEOUT)),
+    Route("nginx", "nginx.conf", servers.Nginx, daemon=daemon_listen,
+          knob=(r"fastcgi_read_timeout\s+(\d+s?)", "%ds" % SHORT_TIMEOUT)),
+    Route("apache-fcgid", "apache-fcgid.conf", servers.Apache,
+          per_process=True, reuses_process=True,
+          needs=[(servers.APACHE_MODULES + "/mod_fcgid.so",
+                  "libapache2-mod-fcgid")],
+          knob=(r"^\s*IOTimeout\s+(\d+)", SHORT_TIMEOUT),
+          checks=ALL_CHECKS + [("busy-timeout", c_busy_timeout, 45)]),
+    Route("apache-proxy-fcgi", "apache-proxy-fcgi.conf", servers.Apache,
+          daemon=daemon_listen,
+          knob=(r"timeout=(\d+)", SHORT_TIMEOUT)),
+    # Debian's default MPM (event), where "a2enmod cgi" gives mod_cgid ...
+    Route("apache-cgid", "apache-cgi.conf", servers.Apache, per_process=True,
+          knob=(r"\bCGIDScriptTimeout\s+(\d+)", SHORT_TIMEOUT)),
+    # ... and prefork, where it gives mod_cgi.
+    Route("apache-cgi", "apache-cgi.conf", servers.Apache,
+          server_kw={"mpm": "prefork"}, per_process=True,
+          knob=(r"\bCGIScriptTimeout\s+(\d+)", SHORT_TIMEOUT)),
+    # The daemon routes' other starters, behind nginx.
+    Route("spawn-fcgi", "nginx.conf", servers.Nginx, daemon=daemon_spawn_fcgi,
+          checks=NO_IDLE),
+    Route("systemd", "nginx.conf", servers.Nginx, daemon=daemon_systemd,
+          checks=[("units-verify", c_units_verify, 60)] + NO_IDLE),
+]
