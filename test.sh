@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every test of sse-tail on Debian 12, as root: installs what is
 # missing, builds warning-free, runs the unit and end-to-end tests, then
-# runs them again built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# runs them again built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (the web-server tests need root and are skipped without it).
 # Usage: ./test.sh            (from the top of a clone)
 set -eu
 cd "$(dirname "$0")"
