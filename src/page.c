@@ -7,39 +7,52 @@
 
 #include "page.h"
 
-/* The viewer: the page's own URL is its stream (EventSource asks for
- * text/event-stream), lines are added as text, never as HTML. */
-static const char viewer_html[] =
-    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-    "<meta name=\"viewport\" content=\"width=device-width\">\n"
-    "<title>%s - sse-tail</title>\n"
-    "<style>body{margin:0;font:13px monospace}#log{white-space:pre-wrap;"
-    "padding:4px}#st{position:fixed;top:0;right:0;padding:2px 6px;"
-    "background:#ddd}.reset{border-top:1px dashed #888;color:#888}</style>\n"
-    "</head><body><div id=\"st\">connecting</div><div id=\"log\"></div>\n"
-    "<script>\n"
-    "const log=document.getElementById('log'),st=document.getElementById('st');\n"
-    "const es=new EventSource(location.href);\n"
-    "function add(t,c){const d=document.createElement('div');d.textContent=t;"
-    "if(c)d.className=c;log.appendChild(d);"
-    "while(log.childNodes.length>10000)log.removeChild(log.firstChild);"
-    "window.scrollTo(0,document.body.scrollHeight);}\n"
-    "es.onopen=()=>{st.textContent='live'};\n"
-    "es.onerror=()=>{st.textContent='reconnecting'};\n"
-    "es.onmessage=e=>add(e.data);\n"
-    "es.addEventListener('%s',e=>add(e.data));\n"
-    "es.addEventListener('reset',e=>add('--- '+e.data+' ---','reset'));\n"
-    "</script></body></html>\n";
+/* The viewer (src/viewer.html, made a C array by tools/html2c.sh): the
+ * page's own URL is its stream (EventSource asks for text/event-stream),
+ * lines are added as text, never as HTML. @STREAM@ and @EVENT@ in it are
+ * replaced with the stream's name and event name. */
+#include "viewer_html.h"
+
+/* Copies a name, keeping only [A-Za-z0-9._-] (what the configuration
+ * allows), so that nothing in it can break out of HTML. */
+static size_t
+put_name(char *out, const char *name)
+{
+	size_t n = 0;
+
+	for (; *name != '\0' && n < CFG_NAME_MAX; name++)
+		if (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._-", *name) != NULL)
+			out[n++] = *name;
+	return n;
+}
 
 char *
 page_viewer(const struct cfg_stream *st)
 {
-	size_t len = sizeof(viewer_html) + 2 * CFG_NAME_MAX;
-	char *page = malloc(len);
+	static const char k_stream[] = "@STREAM@", k_event[] = "@EVENT@";
+	const char *event = st->event ? st->event : "message";
+	const char *src = viewer_html, *at;
+	size_t n = 0, len;
+	char *page, *p;
 
-	if (page != NULL)
-		snprintf(page, len, viewer_html, st->name,
-		    st->event ? st->event : "message");
+	/* Each placeholder becomes at most CFG_NAME_MAX bytes. */
+	for (at = src; (at = strchr(at, '@')) != NULL; at++)
+		n++;
+	len = sizeof(viewer_html) + n * CFG_NAME_MAX;
+	if ((page = malloc(len)) == NULL)
+		return NULL;
+	for (p = page; *src != '\0'; ) {
+		if (strncmp(src, k_stream, sizeof(k_stream) - 1) == 0) {
+			p += put_name(p, st->name);
+			src += sizeof(k_stream) - 1;
+		} else if (strncmp(src, k_event, sizeof(k_event) - 1) == 0) {
+			p += put_name(p, event);
+			src += sizeof(k_event) - 1;
+		} else
+			*p++ = *src++;
+	}
+	*p = '\0';
 	return page;
 }
 
@@ -64,7 +77,11 @@ page_index_html(const struct cfg *cfg)
 {
 	static const char head[] =
 	    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	    "<title>sse-tail</title></head><body><h1>Streams</h1><ul>\n";
+	    "<meta name=\"viewport\" content=\"width=device-width\">"
+	    "<meta name=\"color-scheme\" content=\"light dark\">"
+	    "<title>sse-tail</title><style>body{font:15px/1.5 system-ui,"
+	    "sans-serif;margin:2em}li{font-family:ui-monospace,monospace}"
+	    "</style></head><body><h1>Streams</h1><ul>\n";
 	static const char tail[] = "</ul></body></html>\n";
 	size_t i, len = sizeof(head) + sizeof(tail) +
 	    cfg->nstreams * (2 * CFG_NAME_MAX + 40);

@@ -80,6 +80,7 @@ struct stream {
 	struct source src;		/* K_PIPE */
 	const struct cfg_stream *cfg;
 	int active;			/* followed: it has or had clients */
+	int dirty;			/* an inotify event concerns it */
 	int is_pipe;
 	struct follow follow;
 	struct pipe_src pipe;
@@ -973,11 +974,17 @@ read_inotify(struct srv *s)
 				if ((ev->mask & IN_Q_OVERFLOW) ||
 				    follow_wants(&st->follow, ev->wd,
 				    ev->len ? ev->name : NULL))
-					check_stream(s, st);
+					st->dirty = 1;
 			}
 			p += sizeof(*ev) + ev->len;
 		}
 	}
+	/* A burst of events costs one look per stream. */
+	for (i = 0; i < s->cfg->nstreams; i++)
+		if (s->streams[i].dirty) {
+			s->streams[i].dirty = 0;
+			check_stream(s, &s->streams[i]);
+		}
 }
 
 static void
