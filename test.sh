@@ -15,7 +15,11 @@ if [ -f config.status ]; then
 fi
 tools/need-packages build-essential autoconf automake pkg-config libfcgi-dev \
 	libfcgi-bin check python3 \
-	lighttpd nginx-light apache2 libapache2-mod-fcgid spawn-fcgi systemd
+	lighttpd nginx-light apache2 libapache2-mod-fcgid spawn-fcgi systemd \
+	chromium nodejs
+# The browser tests drive Debian's chromium with playwright-core from npm.
+command -v npm >/dev/null 2>&1 || tools/need-packages npm
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
 
 status=0
 

@@ -1,0 +1,303 @@
+// run.js - tests of sse-tail's viewer page in headless Chromium, through
+// lighttpd. Prints "N passed, N failed" last; exit 1 on any failure.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { sleep, startServer, startBrowser } = require('./lib');
+
+const OUT = process.env.BROWSER_OUT || path.join(__dirname, 'out');
+let passed = 0, failed = 0;
+const only = process.argv.slice(2);
+
+function check(cond, msg) { if (!cond) throw new Error(msg); }
+function eq(a, b, msg) {
+  const ja = JSON.stringify(a), jb = JSON.stringify(b);
+  if (ja !== jb) throw new Error(`${msg}: got ${ja.slice(0, 400)}, want ${jb.slice(0, 400)}`);
+}
+async function until(fn, ms, what) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await sleep(10);
+  }
+}
+
+const lines = (page) => page.evaluate(() => window.sseTail.lines());
+const visible = (page) => page.evaluate(() =>
+  [...document.querySelectorAll('#log > .k > div:not(.sep)')].filter((e) => e.className !== 'h').map((e) => e.textContent));
+const state = (page) => page.evaluate(() => window.sseTail.state());
+
+async function openViewer(ctx, url) {
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => { page.jsErrors = (page.jsErrors || []).concat(String(e)); });
+  const r = await page.goto(url);
+  eq(r.status(), 200, 'status of ' + url);
+  await until(async () => (await state(page)).state === 'live', 5000, 'the page to be live');
+  return page;
+}
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  const srv = await startServer({ log: {}, ev: { event: 'line' }, big: {}, restart: {} });
+  const br = await startBrowser();
+  const ctx = br.context;
+  const tests = [];
+  const test = (name, fn) => tests.push([name, fn]);
+
+  test('index_lists_streams_and_links_open_viewers', async () => {
+    const page = await ctx.newPage();
+    await page.goto(srv.base);
+    const names = await page.$$eval('a', (as) => as.map((a) => a.textContent));
+    for (const n of ['log', 'ev', 'big', 'restart']) check(names.includes(n), 'index lacks ' + n + ': ' + names);
+    await Promise.all([page.waitForNavigation(), page.click('a:text-is("log")')]);
+    await until(async () => (await state(page)).state === 'live', 5000, 'viewer from index');
+    check((await page.title()).includes('log'), 'title ' + (await page.title()));
+    await Promise.all([page.waitForNavigation(), page.click('#bar h1 a')]);
+    eq(new URL(page.url()).pathname, '/events', 'the viewer links back to the index');
+    await page.close();
+  });
+
+  let page;
+  test('lines_appear_within_200ms', async () => {
+    page = await openViewer(ctx, srv.base + '/log');
+    const lat = [];
+    for (let i = 0; i < 10; i++) {
+      const tok = `latency line ${i} ${Date.now()}`;
+      const t0 = Date.now();
+      srv.append('log', tok + '\n');
+      await page.waitForFunction((t) => { const k = document.getElementById('log').lastElementChild, l = k && k.lastElementChild; return l && l.textContent === t; },
+        tok, { polling: 'raf', timeout: 2000 });
+      lat.push(Date.now() - t0);
+      await sleep(50);
+    }
+    console.log('  latency ms: ' + lat.join(' '));
+    check(Math.max(...lat) < 200, 'a line took ' + Math.max(...lat) + ' ms');
+  });
+
+  test('log_text_is_text_ansi_colours_control_chars', async () => {
+    srv.append('log', '\x1b[1;31mred bold\x1b[0m plain \x1b[42mgreen bg\x1b[m \x1b[94mbright\x1b[39m <b>not bold</b><img src=x onerror=alert(1)> bell\x07 \x1b[2K end\n');
+    await until(async () => (await lines(page)).some((l) => l.includes('not bold')), 2000, 'ansi line');
+    const r = await page.evaluate(() => {
+      const el = document.getElementById('log').lastElementChild.lastElementChild;
+      return {
+        text: el.textContent, tags: [...el.querySelectorAll('*')].map((e) => e.tagName + '.' + e.className),
+        red: el.querySelector('.f1') && el.querySelector('.f1').textContent,
+        redColor: el.querySelector('.f1') && getComputedStyle(el.querySelector('.f1')).color,
+        bold: el.querySelector('.f1') && getComputedStyle(el.querySelector('.f1')).fontWeight,
+        bg: el.querySelector('.g2') && el.querySelector('.g2').textContent,
+        bright: el.querySelector('.f12') && el.querySelector('.f12').textContent,
+        imgs: document.querySelectorAll('#log img, #log b').length,
+      };
+    });
+    eq(r.red, 'red bold', 'red span');
+    check(/^rgb\(\d+, \d+, \d+\)$/.test(r.redColor) && r.redColor !== 'rgb(0, 0, 0)', 'red colour ' + r.redColor);
+    check(Number(r.bold) >= 600, 'bold weight ' + r.bold);
+    eq(r.bg, 'green bg', 'background span');
+    eq(r.bright, 'bright', 'bright span');
+    eq(r.imgs, 0, 'HTML elements from the log');
+    check(r.text.includes('<b>not bold</b><img src=x onerror=alert(1)>'), 'markup not shown as text: ' + r.text);
+    check(r.text.includes('bell\u2407') && r.text.includes('\u241b[2K'), 'control characters not shown: ' + JSON.stringify(r.text));
+    check(!/[\x00-\x08\x0b-\x1f]/.test(r.text), 'raw control characters in the text');
+    check(!page.jsErrors, 'page errors: ' + page.jsErrors);
+  });
+
+  test('filter_text_and_regex_with_highlight', async () => {
+    srv.append('log', 'apple one\nbanana two\nApple three\nbannnana four\n');
+    await until(async () => (await lines(page)).includes('bannnana four'), 2000, 'filter lines');
+    await page.click('#log');
+    await page.keyboard.press('/');
+    check(await page.evaluate(() => document.activeElement.id === 'filter'), '/ does not focus the filter');
+    await page.keyboard.type('apple');
+    await until(async () => (await visible(page)).length === 2, 1000, 'the text filter');
+    eq(await visible(page), ['apple one', 'Apple three'], 'visible with "apple"');
+    eq(await page.$$eval('#log mark', (m) => m.map((e) => e.textContent)), ['apple', 'Apple'], 'highlights');
+    srv.append('log', 'late apple\nlate pear\n');
+    await until(async () => (await visible(page)).includes('late apple'), 2000, 'a new matching line');
+    check(!(await visible(page)).includes('late pear'), 'a new line that does not match is shown');
+    await page.fill('#filter', '/ban+ana/');
+    await page.keyboard.press('Enter');
+    eq(await visible(page), ['banana two', 'bannnana four'], 'visible with /ban+ana/');
+    eq(await page.$$eval('#log mark', (m) => m.map((e) => e.textContent)), ['banana', 'bannnana'], 'regex highlights');
+    await page.fill('#filter', '/(/');
+    await page.keyboard.press('Enter');
+    check(await page.evaluate(() => document.getElementById('filter').classList.contains('bad')), 'a bad regex is not marked');
+    await page.keyboard.press('Escape');
+    eq((await visible(page)).length, (await lines(page)).length, 'all lines after Escape');
+  });
+
+  test('copy_and_download_the_lines_shown', async () => {
+    await page.fill('#filter', '/^late /');
+    await page.keyboard.press('Enter');
+    try {
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#dl')]);
+      const file = await dl.path();
+      eq(fs.readFileSync(file, 'utf8'), 'late apple\nlate pear\n', 'downloaded text');
+      eq(dl.suggestedFilename(), 'log.log', 'download name');
+      await page.click('#copy');
+      await until(async () => (await page.textContent('#copy')).startsWith('Copied'), 1000, 'copy to say Copied');
+    } finally {
+      await page.fill('#filter', '');
+      await page.keyboard.press('Enter');
+    }
+  });
+
+  test('pause_and_resume_with_space', async () => {
+    await page.click('#log');
+    await page.keyboard.press(' ');
+    check((await state(page)).paused, 'space did not pause');
+    srv.append('log', 'while paused 1\nwhile paused 2\n');
+    await sleep(300);
+    check(!(await lines(page)).includes('while paused 1'), 'a line was shown while paused');
+    check(/Resume \(2 waiting\)/.test(await page.textContent('#pause')), 'pause button: ' + await page.textContent('#pause'));
+    await page.keyboard.press(' ');
+    await until(async () => (await lines(page)).includes('while paused 2'), 1000, 'the lines after resume');
+    await page.click('#pause');
+    check((await state(page)).paused, 'button did not pause');
+    await page.click('#pause');
+    check(!(await state(page)).paused, 'button did not resume');
+  });
+
+  test('scroll_up_pauses_following_jump_to_live', async () => {
+    let s = '';
+    for (let i = 0; i < 300; i++) s += `scroll line ${i}\n`;
+    srv.append('log', s);
+    await until(async () => (await lines(page)).includes('scroll line 299'), 2000, '300 lines');
+    await sleep(100);
+    const atBottom = () => page.evaluate(() => { const l = document.getElementById('log'); return l.scrollHeight - l.scrollTop - l.clientHeight < 24; });
+    check(await atBottom(), 'not following the end');
+    await page.mouse.move(500, 400);
+    await page.mouse.wheel(0, -1500);
+    await until(async () => !(await state(page)).following, 1000, 'following to stop');
+    const top0 = await page.evaluate(() => document.getElementById('log').scrollTop);
+    srv.append('log', 'away 1\naway 2\naway 3\n');
+    await until(async () => (await lines(page)).includes('away 3'), 2000, 'lines while away');
+    await sleep(100);
+    check(!(await atBottom()), 'scrolled to the end while the user was away: ' + JSON.stringify(await state(page)) + await page.evaluate(() => { const l = document.getElementById('log'); return [l.scrollHeight, l.scrollTop, l.clientHeight].join(' '); }) + ' top0 ' + top0);
+    const top1 = await page.evaluate(() => document.getElementById('log').scrollTop);
+    check(Math.abs(top1 - top0) < 5, `view moved from ${top0} to ${top1}`);
+    check(await page.isVisible('#jump'), 'no jump-to-live control');
+    check((await page.textContent('#jump')).includes('3 new'), 'jump text: ' + await page.textContent('#jump'));
+    await page.click('#jump');
+    await sleep(50);
+    check(await atBottom(), 'jump did not go to the end');
+    check(!(await page.isVisible('#jump')), 'jump control still shown');
+    srv.append('log', 'after jump\n');
+    await until(async () => (await lines(page)).includes('after jump'), 2000, 'line after jump');
+    await sleep(50);
+    check(await atBottom(), 'not following after jump');
+  });
+
+  test('reset_is_a_visible_separator', async () => {
+    fs.truncateSync(srv.files.log, 0);
+    await sleep(50);
+    srv.append('log', 'after truncate\n');
+    await until(async () => (await lines(page)).includes('after truncate'), 3000, 'line after truncation');
+    const seps = await page.$$eval('#log .sep', (s) => s.map((e) => e.textContent));
+    check(seps.length === 1 && seps[0].includes('truncated'), 'separators: ' + JSON.stringify(seps));
+    await page.screenshot({ path: path.join(OUT, 'viewer.png') });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    await page.screenshot({ path: path.join(OUT, 'viewer-dark.png') });
+    await page.emulateMedia({ colorScheme: 'light' });
+    const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    check(dark !== light, `dark ${dark} and light ${light} backgrounds are the same`);
+    await page.close();
+  });
+
+  test('configured_event_name_and_wrap', async () => {
+    const p = await openViewer(ctx, srv.base + '?stream=ev');
+    srv.append('ev', 'named event ' + 'x'.repeat(400) + '\n');
+    await until(async () => (await lines(p)).length === 1, 2000, 'a line of a named event');
+    const h = () => p.evaluate(() => document.getElementById('log').lastElementChild.lastElementChild.getBoundingClientRect().height);
+    const h0 = await h();
+    await p.check('#wrap');
+    check((await h()) > h0 * 2, 'wrap does not wrap');
+    await p.uncheck('#wrap');
+    await p.close();
+  });
+
+  test('cap_on_lines_kept', async () => {
+    const p = await openViewer(ctx, srv.base + '/big');
+    eq(await p.inputValue('#cap'), '10000', 'default cap');
+    await p.fill('#cap', '100');
+    await p.press('#cap', 'Enter');
+    await p.evaluate(() => document.getElementById('cap').dispatchEvent(new Event('change')));
+    let s = '';
+    for (let i = 0; i < 250; i++) s += `big ${i}\n`;
+    srv.append('big', s);
+    await until(async () => (await lines(p)).includes('big 249'), 2000, '250 lines');
+    const l = await lines(p);
+    eq(l.length, 100, 'lines kept');
+    eq(l[0], 'big 150', 'oldest kept');
+    eq(await p.$$eval('#log > .k > div', (d) => d.length), 100, 'elements kept');
+    await p.fill('#cap', '10000');
+    await p.evaluate(() => document.getElementById('cap').dispatchEvent(new Event('change')));
+    await p.close();
+  });
+
+  test('sse_tail_killed_mid_stream_page_loses_nothing', async () => {
+    const p = await openViewer(ctx, srv.base + '/restart');
+    const N = 1500;
+    let i = 0;
+    const writer = (async () => {
+      while (i < N) {
+        let s = '';
+        for (let k = 0; k < 5 && i < N; k++, i++) s += `restart line ${i} ${'-'.repeat(i % 37)}\n`;
+        srv.append('restart', s);
+        await sleep(10);
+      }
+    })();
+    const killed = [];
+    for (let round = 0; round < 2; round++) {
+      await sleep(700);
+      const pids = srv.backends();
+      check(pids.length > 0, 'no sse-tail under lighttpd');
+      for (const pid of pids) { process.kill(pid, 'SIGKILL'); killed.push(pid); }
+    }
+    await writer;
+    const want = fs.readFileSync(srv.files.restart, 'utf8').split('\n').slice(0, -1);
+    eq(want.length, N, 'lines in the file');
+    try {
+      await until(async () => (await lines(p)).length >= N, 20000, 'all lines after the restarts');
+    } catch (e) {
+      throw new Error(e.message + '; have ' + (await lines(p)).length + ', state ' + JSON.stringify(await state(p)) + '\n' + srv.errorLog().slice(-1500));
+    }
+    await sleep(300);
+    const got = await lines(p);
+    eq(got.length, N, 'line count');
+    for (let k = 0; k < N; k++) if (got[k] !== want[k]) throw new Error(`line ${k}: got ${JSON.stringify(got[k])}, want ${JSON.stringify(want[k])}`);
+    const st = await state(p);
+    check(st.reconnects >= 2, 'reconnects shown: ' + st.reconnects);
+    check((await p.textContent('#recon')).includes(String(st.reconnects)), 'reconnect count not shown');
+    check(st.state === 'live', 'state ' + st.state);
+    check(srv.backends().every((pid) => !killed.includes(pid)), 'killed sse-tail still there');
+    console.log(`  killed ${killed.length} sse-tail processes; the page reconnected ${st.reconnects} times; ${N} lines exactly`);
+    await p.screenshot({ path: path.join(OUT, 'viewer-restart.png') });
+    await p.close();
+  });
+
+  try {
+    for (const [name, fn] of tests) {
+      if (only.length && !only.some((o) => name.includes(o))) continue;
+      try {
+        await fn();
+        passed++;
+        console.log('ok ' + name);
+      } catch (e) {
+        failed++;
+        console.log('FAIL ' + name + ': ' + (e && e.stack || e));
+      }
+    }
+  } finally {
+    await br.close();
+    await srv.stop();
+  }
+}
+
+main().catch((e) => { failed++; console.log('ERROR ' + (e && e.stack || e)); })
+  .finally(() => {
+    console.log(`${passed} passed, ${failed} failed`);
+    process.exit(failed ? 1 : 0);
+  });
