@@ -60,6 +60,15 @@ def base_env(extra=None):
     return env
 
 
+def read_text(path):
+    """The text of a log file the test collected, or "" when there is none."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 # --------------------------------------------------------------- errors ---
 class TestFailure(AssertionError):
     pass
@@ -191,11 +200,7 @@ class Server:
         return self.returncode
 
     def stderr_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_text(self.stderr_path)
 
     def status_field(self, name):
         with open("/proc/%d/status" % self.pid) as f:
@@ -228,11 +233,7 @@ class CGI:
         t.responses.append(self.resp)
 
     def stderr_text(self):
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_text(self.stderr_path)
 
     def alive(self):
         return self.proc.poll() is None
