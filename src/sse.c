@@ -1,4 +1,5 @@
 /* sse.c - event framing: a line of a log in, a text/event-stream event out. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,50 @@ utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+/* The end of the run of bytes from s[i] that are copied as they are (ASCII
+ * but CR and NUL), at most limit: eight bytes at a time, then one. */
+static size_t
+plain_run(const unsigned char *s, size_t i, size_t limit)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+
+	while (i + 8 <= limit) {
+		uint64_t w, cr;
+
+		memcpy(&w, s + i, 8);
+		cr = w ^ (ones * '\r');
+		/* a byte >= 0x80, a zero byte, a CR byte */
+		if (((w | ((w - ones) & ~w) | ((cr - ones) & ~cr)) & highs) != 0)
+			break;
+		i += 8;
+	}
+	while (i < limit && s[i] < 0x80 && s[i] != '\r' && s[i] != 0)
+		i++;
+	return i;
+}
+
+static char *
+put(char *d, const char *str, size_t n)
+{
+	memcpy(d, str, n);
+	return d + n;
+}
+
+static char *
+put_u64(char *d, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*d++ = digits[--n];
+	return d;
+}
+
 size_t
 sse_event(char *dst, const char *event, uint64_t id, const char *line,
     uint64_t total, size_t max_line)
@@ -67,15 +112,18 @@ sse_event(char *dst, const char *event, uint64_t id, const char *line,
 	size_t i = 0, n;
 	char *d = dst;
 
-	if (event != NULL)
-		d += sprintf(d, "event: %s\n", event);
-	d += sprintf(d, "id: %llu\ndata: ", (unsigned long long)id);
+	if (event != NULL) {
+		d = put(d, "event: ", 7);
+		d = put(d, event, strlen(event));
+		*d++ = '\n';
+	}
+	d = put(d, "id: ", 4);
+	d = put_u64(d, id);
+	d = put(d, "\ndata: ", 7);
 	while (i < limit) {
-		size_t run = i;
+		/* The common case: a run of ASCII. */
+		size_t run = plain_run(s, i, limit);
 
-		/* The common case: a run of printable ASCII. */
-		while (run < limit && s[run] < 0x80 && s[run] != '\r' && s[run] != 0)
-			run++;
 		if (run > i) {
 			memcpy(d, s + i, run - i);
 			d += run - i;

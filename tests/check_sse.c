@@ -151,6 +151,36 @@ START_TEST(id_is_written_in_decimal_up_to_64_bits)
 }
 END_TEST
 
+/* The ASCII fast path reads eight bytes at a time: a byte that needs care
+ * must be seen wherever it falls in a word, and in the tail after the last
+ * whole word. */
+START_TEST(special_byte_is_seen_at_every_offset)
+{
+	static const struct {
+		const char *in, *out;
+	} special[] = {
+		{ "\r", "\ndata: " }, { "\0", FFFD }, { "\x80", FFFD },
+		{ "\xe2\x80\xa6", "\xe2\x80\xa6" }, { "\x7f", "\x7f" },
+	};
+	char line[64], want[256];
+	size_t k, len, at;
+
+	for (k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+		size_t sl = special[k].in[0] == '\0' ? 1 : strlen(special[k].in);
+
+		for (len = sl; len <= 40; len++)
+			for (at = 0; at + sl <= len; at++) {
+				memset(line, 'a', len);
+				memcpy(line + at, special[k].in, sl);
+				snprintf(want, sizeof(want),
+				    "id: 1\ndata: %.*s%s%.*s\n\n", (int)at, line,
+				    special[k].out, (int)(len - at - sl), line + at + sl);
+				ck_assert_str_eq(data_of(line, len), want);
+			}
+	}
+}
+END_TEST
+
 START_TEST(reset_event_bytes)
 {
 	char dst[64];
@@ -529,6 +559,7 @@ sse_suite(void)
 
 	tc = tcase_create("Core");
 	tcase_add_test(tc, simple_event_is_id_then_data);
+	tcase_add_test(tc, special_byte_is_seen_at_every_offset);
 	tcase_add_test(tc, event_field_comes_first_when_configured);
 	tcase_add_test(tc, empty_line_is_an_empty_data_field);
 	tcase_add_test(tc, cr_inside_a_line_starts_a_second_data_field);
