@@ -13,6 +13,13 @@
  * rise by exactly the line's length plus one (the offset just past the
  * newline). It counts what is missing, repeated, out of place.
  *
+ * With -P it speaks to a web server instead, for the peers sse-tail is
+ * compared with: http (an HTTP/1.1 GET, the body plain or chunked, parsed
+ * as an event stream), ws (a WebSocket, each text message one line: what
+ * websocketd sends) and sio (socket.io 2 / Engine.IO 3 over a WebSocket,
+ * "line" events in the namespace given by -N: what frontail sends). -I stops
+ * the id checks for peers whose ids are not byte offsets (or absent).
+ *
  * Exit 0 only when every client got every expected line, nothing missing,
  * nothing repeated, no bad id, no protocol error, no connection lost.
  */
@@ -46,6 +53,8 @@
 #define MAX_DIAG	10
 
 enum cstate { C_NEW, C_CONNECTING, C_SENDING, C_OPEN, C_GONE };
+enum proto { P_FCGI, P_HTTP, P_WS, P_SIO };
+enum chunk_state { CK_SIZE, CK_EXT, CK_DATA, CK_CRLF, CK_END };
 
 struct client {
 	int fd;
@@ -63,6 +72,12 @@ struct client {
 	unsigned have_seq:1;		/* prev_seq / prev_id belong together */
 	unsigned ev_reset:1;		/* event type is "reset" */
 	unsigned out_armed:1;		/* EPOLLOUT wanted: request not sent */
+	unsigned chunked:1;		/* HTTP body in chunked coding */
+	unsigned status_line:1;		/* the HTTP status line was read */
+	uint8_t ck_state;		/* enum chunk_state */
+	uint8_t wh_len;			/* WebSocket frame header bytes so far */
+	unsigned char wh[14];
+	uint64_t chunk_left;		/* chunk or WebSocket payload left */
 	uint16_t req_off;		/* request bytes written */
 	uint16_t content_left;
 	unsigned char hdr[8];
@@ -91,7 +106,13 @@ static struct {
 	const char *status_file;
 	const char *last_event_id;
 	int verbose;
-} opt = { NULL, 1, NULL, 1, 1, 60, 5, 0, 0, NULL, NULL, 0 };
+	int proto;			/* enum proto */
+	const char *target;		/* the request target, -P modes */
+	int loose_ids;			/* -I */
+	const char *sio_ns;		/* -N */
+	const char *hist_file;		/* -O */
+} opt = { NULL, 1, NULL, 1, 1, 60, 5, 0, 0, NULL, NULL, 0, P_FCGI, "/",
+    0, NULL, NULL };
 
 static struct client *clients;
 static int ep;
@@ -203,6 +224,27 @@ hist_pct(double p)
 	return lat_max;
 }
 
+/* Non-empty buckets, "VALUE_US COUNT" a line; the maximum goes last as
+ * "max VALUE_US". */
+static void
+write_hist(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	size_t i;
+
+	if (f == NULL) {
+		perror(path);
+		return;
+	}
+	for (i = 0; i < sizeof(hist) / sizeof(hist[0]); i++)
+		if (hist[i] != 0)
+			fprintf(f, "%llu %llu\n", (unsigned long long)hist_value(i),
+			    (unsigned long long)hist[i]);
+	fprintf(f, "max %llu\n", (unsigned long long)lat_max);
+	if (fclose(f) != 0)
+		perror(path);
+}
+
 /* ---- the request ---- */
 
 static void
@@ -280,6 +322,30 @@ build_request(void)
 	rec_header(p, FCGI_STDIN, 0);
 	p += 8;
 	request_len = (size_t)(p - request);
+}
+
+/* The HTTP request of the -P modes. */
+static void
+build_http_request(void)
+{
+	int n;
+
+	n = snprintf((char *)request, sizeof(request),
+	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%s%s\r\n",
+	    opt.target,
+	    opt.proto == P_HTTP ? "Accept: text/event-stream\r\n"
+	    "Cache-Control: no-cache\r\n" :
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	    "Sec-WebSocket-Version: 13\r\n",
+	    opt.last_event_id != NULL ? "Last-Event-ID: " : "",
+	    opt.last_event_id != NULL ? opt.last_event_id : "",
+	    opt.last_event_id != NULL ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(request)) {
+		fprintf(stderr, "sse-load: request too long\n");
+		exit(2);
+	}
+	request_len = (size_t)n;
 }
 
 /* ---- status file, for scripts that wait for a phase ---- */
@@ -391,6 +457,16 @@ parse_u64(const char **p, const char *end, uint64_t *v)
 	return 0;
 }
 
+static void
+mark_opened(struct client *c)
+{
+	if (!c->opened) {
+		c->opened = 1;
+		n_opened++;
+		check_phases();
+	}
+}
+
 /* A data event: check id, sequence, latency. */
 static void
 data_event(struct client *c, const char *d, size_t len)
@@ -413,7 +489,9 @@ data_event(struct client *c, const char *d, size_t len)
 	}
 	/* ids: strictly rising; and for consecutive lines, exactly the
 	 * previous id plus this line and its newline */
-	if (!c->id_ok) {
+	if (opt.loose_ids) {
+		/* a peer whose ids are not offsets: SEQ alone is checked */
+	} else if (!c->id_ok) {
 		c->badid++;
 		diag(c, "seq %llu: id missing or not a number",
 		    (unsigned long long)seq);
@@ -429,7 +507,7 @@ data_event(struct client *c, const char *d, size_t len)
 		    (unsigned long long)seq, (unsigned long long)c->id,
 		    (unsigned long long)(c->prev_id + len + 1));
 	}
-	if (c->id_ok) {
+	if (c->id_ok && !opt.loose_ids) {
 		c->prev_id = c->id;
 		c->have_id = 1;
 		c->prev_seq = seq;
@@ -521,11 +599,7 @@ sse_line(struct client *c, const char *s, size_t n)
 		return;
 	}
 	if (s[0] == ':') {
-		if (!c->opened) {
-			c->opened = 1;
-			n_opened++;
-			check_phases();
-		}
+		mark_opened(c);
 		if (n == 11 && memcmp(s, ": heartbeat", 11) == 0)
 			c->heartbeats++;
 		return;
@@ -612,7 +686,272 @@ sse_feed(struct client *c, const char *p, size_t n)
 	}
 }
 
-/* CGI headers, one line at a time, then the body. */
+/* A short frame or request to the peer; the socket has room for it. */
+static void
+send_small(struct client *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = write(c->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len) {
+		diag(c, "write %zu bytes: %s", len,
+		    n < 0 ? strerror(errno) : "short write");
+		client_fail(c);
+	}
+}
+
+/* A client's WebSocket text frame: masked, with a zero mask. */
+static void
+ws_send_text(struct client *c, const char *text)
+{
+	unsigned char f[136];
+	size_t len = strlen(text);
+
+	if (len > 125)
+		return;
+	f[0] = 0x81;
+	f[1] = (unsigned char)(0x80 | len);
+	memset(f + 2, 0, 4);
+	memcpy(f + 6, text, len);
+	send_small(c, f, 6 + len);
+}
+
+/* A JSON string at *p (just past its opening quote), unescaped into
+ * c->data; returns its length or -1. Only what frontail's lines need:
+ * \uXXXX becomes '?'. */
+static long
+json_string(struct client *c, const char *p, const char *end)
+{
+	size_t n = 0;
+
+	if (grow(&c->data, &c->data_cap, (size_t)(end - p) + 1) < 0) {
+		perror("realloc");
+		exit(2);
+	}
+	while (p < end && *p != '"') {
+		char ch = *p++;
+
+		if (ch == '\\') {
+			if (p >= end)
+				return -1;
+			ch = *p++;
+			switch (ch) {
+			case 'n': ch = '\n'; break;
+			case 't': ch = '\t'; break;
+			case 'r': ch = '\r'; break;
+			case 'b': ch = '\b'; break;
+			case 'f': ch = '\f'; break;
+			case 'u':
+				if (end - p < 4)
+					return -1;
+				p += 4;
+				ch = '?';
+				break;
+			default: break;		/* \" \\ \/ */
+			}
+		}
+		c->data[n++] = ch;
+	}
+	return p < end ? (long)n : -1;
+}
+
+/* An Engine.IO 3 packet carrying a socket.io 2 packet. */
+static void
+sio_message(struct client *c, const char *m, size_t n)
+{
+	char pkt[160];
+	const char *p, *end = m + n;
+	long len;
+
+	if (n == 0)
+		return;
+	switch (m[0]) {
+	case '0':		/* open: join the namespace */
+		snprintf(pkt, sizeof(pkt), "40%s%s", opt.sio_ns ? opt.sio_ns : "",
+		    opt.sio_ns ? "," : "");
+		ws_send_text(c, pkt);
+		return;
+	case '2':		/* ping */
+		ws_send_text(c, "3");
+		return;
+	case '4':		/* message */
+		if (n >= 2 && m[1] == '0')	/* the namespace is joined */
+			mark_opened(c);
+		break;
+	default:		/* pong, noop, ... */
+		return;
+	}
+	if (n < 2 || m[1] != '2')	/* only EVENT packets carry lines */
+		return;
+	p = memchr(m, '[', n);
+	if (p == NULL || end - p < 9 || memcmp(p, "[\"line\",\"", 9) != 0)
+		return;		/* options:..., other events */
+	if ((len = json_string(c, p + 9, end)) < 0) {
+		c->bad++;
+		diag(c, "malformed socket.io event: %.*s", (int)n, m);
+		return;
+	}
+	data_event(c, c->data, (size_t)len);
+}
+
+static void
+ws_message(struct client *c, const char *m, size_t n)
+{
+	if (opt.proto == P_SIO) {
+		sio_message(c, m, n);
+		return;
+	}
+	if (n > 0 && m[n - 1] == '\n')
+		n--;
+	data_event(c, m, n);
+}
+
+/* WebSocket frames from the server: unmasked; a message may span frames.
+ * The message is gathered in c->line. */
+static void
+ws_feed(struct client *c, const char *p, size_t n)
+{
+	while (n > 0 && c->state != C_GONE) {
+		size_t need;
+
+		if (c->ck_state != CK_DATA) {	/* reading a frame header */
+			c->wh[c->wh_len++] = (unsigned char)*p++;
+			n--;
+			need = 2;
+			if (c->wh_len >= 2) {
+				unsigned l7 = c->wh[1] & 0x7f;
+
+				if (c->wh[1] & 0x80) {
+					n_proto_err++;
+					diag(c, "masked frame from the server");
+					client_fail(c);
+					return;
+				}
+				need = l7 == 126 ? 4 : l7 == 127 ? 10 : 2;
+			}
+			if (c->wh_len < need)
+				continue;
+			if (need == 2)
+				c->chunk_left = c->wh[1] & 0x7f;
+			else {
+				size_t i;
+
+				c->chunk_left = 0;
+				for (i = 2; i < need; i++)
+					c->chunk_left = c->chunk_left << 8 | c->wh[i];
+			}
+			c->ck_state = CK_DATA;
+			if ((c->wh[0] & 0x0f) >= 8 && c->chunk_left > 125) {
+				n_proto_err++;
+				diag(c, "control frame of %llu bytes",
+				    (unsigned long long)c->chunk_left);
+				client_fail(c);
+				return;
+			}
+			if ((c->wh[0] & 0x0f) >= 8) {
+				/* control frames may come inside a message: they
+				 * are short and dropped, but a close ends it */
+				if ((c->wh[0] & 0x0f) == 8) {
+					n_closed_early += !c->done;
+					diag(c, "close frame after %u events",
+					    c->events);
+					client_fail(c);
+					return;
+				}
+			}
+		}
+		need = c->chunk_left < n ? (size_t)c->chunk_left : n;
+		if ((c->wh[0] & 0x0f) < 8) {
+			if (grow(&c->line, &c->line_cap, c->line_len + need) < 0) {
+				perror("realloc");
+				exit(2);
+			}
+			memcpy(c->line + c->line_len, p, need);
+			c->line_len += (uint32_t)need;
+		}
+		p += need;
+		n -= need;
+		c->chunk_left -= need;
+		if (c->chunk_left > 0)
+			return;
+		c->ck_state = CK_SIZE;
+		c->wh_len = 0;
+		if ((c->wh[0] & 0x0f) < 8 && (c->wh[0] & 0x80)) {
+			uint32_t len = c->line_len;
+
+			c->line_len = 0;
+			ws_message(c, c->line, len);
+		}
+	}
+}
+
+/* An HTTP body in chunked coding. */
+static void
+chunk_feed(struct client *c, const char *p, size_t n)
+{
+	while (n > 0 && c->state != C_GONE) {
+		char ch = *p;
+		size_t take;
+
+		switch (c->ck_state) {
+		case CK_SIZE:
+		case CK_EXT:
+			p++, n--;
+			if (ch == '\n') {
+				if (c->chunk_left == 0) {
+					c->ck_state = CK_END;
+					n_closed_early += !c->done;
+					diag(c, "last chunk after %u events",
+					    c->events);
+					client_fail(c);
+					return;
+				}
+				c->ck_state = CK_DATA;
+			} else if (c->ck_state == CK_SIZE && ch != '\r') {
+				int v = ch >= '0' && ch <= '9' ? ch - '0' :
+				    ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
+				    ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+
+				if (v < 0)
+					c->ck_state = CK_EXT;
+				else
+					c->chunk_left = c->chunk_left * 16 +
+					    (uint64_t)v;
+			}
+			break;
+		case CK_DATA:
+			take = c->chunk_left < n ? (size_t)c->chunk_left : n;
+			sse_feed(c, p, take);
+			p += take, n -= take;
+			if ((c->chunk_left -= take) == 0)
+				c->ck_state = CK_CRLF;
+			break;
+		case CK_CRLF:
+			p++, n--;
+			if (ch == '\n')
+				c->ck_state = CK_SIZE;
+			break;
+		default:
+			return;
+		}
+	}
+}
+
+static void
+body_feed(struct client *c, const char *p, size_t n)
+{
+	if (opt.proto == P_WS || opt.proto == P_SIO)
+		ws_feed(c, p, n);
+	else if (c->chunked)
+		chunk_feed(c, p, n);
+	else
+		sse_feed(c, p, n);
+}
+
+/* The response headers (CGI's, or HTTP's with its status line), one line
+ * at a time, then the body. */
 static void
 stdout_feed(struct client *c, const char *p, size_t n)
 {
@@ -638,17 +977,32 @@ stdout_feed(struct client *c, const char *p, size_t n)
 			ll--;
 		l[ll] = '\0';
 		c->line_len = 0;
-		if (ll == 0) {
+		if (opt.proto != P_FCGI && !c->status_line) {
+			c->status_line = 1;
+			if (strncmp(l, "HTTP/1.", 7) == 0 && ll > 9)
+				c->status = atoi(l + 9);
+		} else if (ll == 0) {
+			int want = opt.proto == P_WS || opt.proto == P_SIO ?
+			    101 : 200;
+
 			c->headers_done = 1;
 			c->first_line = 1;
-			if (c->status != 200) {
+			c->ck_state = CK_SIZE;
+			c->chunk_left = 0;
+			if (c->status != want) {
 				n_http_err++;
 				diag(c, "HTTP status %d", c->status);
 				client_fail(c);
 				return;
 			}
+			/* sio: open once the namespace is joined */
+			if (opt.proto == P_HTTP || opt.proto == P_WS)
+				mark_opened(c);
 		} else if (strncasecmp(l, "Status:", 7) == 0)
 			c->status = atoi(l + 7);
+		else if (strncasecmp(l, "Transfer-Encoding:", 18) == 0 &&
+		    strcasestr(l + 18, "chunked") != NULL)
+			c->chunked = 1;
 		else if (strncasecmp(l, "Content-Type:", 13) == 0 &&
 		    strstr(l + 13, "text/event-stream") == NULL && c->status == 200) {
 			n_proto_err++;
@@ -658,7 +1012,7 @@ stdout_feed(struct client *c, const char *p, size_t n)
 		}
 	}
 	if (n > 0 && c->state != C_GONE)
-		sse_feed(c, p, n);
+		body_feed(c, p, n);
 }
 
 /* FastCGI records. */
@@ -739,7 +1093,10 @@ client_readable(struct client *c)
 		if (n > 0) {
 			if (opt.latency)
 				now_rt = real_ns();
-			fcgi_feed(c, rbuf, (size_t)n);
+			if (opt.proto == P_FCGI)
+				fcgi_feed(c, rbuf, (size_t)n);
+			else
+				stdout_feed(c, rbuf, (size_t)n);
 			if (c->state == C_GONE || n < RBUF)
 				return;
 			continue;
@@ -893,7 +1250,16 @@ usage(void)
 	fprintf(stderr,
 	    "usage: sse-load -a ADDR [-n CLIENTS] [-s STREAM] [-e EXPECT] [-f FIRST]\n"
 	    "                [-t SECONDS] [-r RAMP] [-L] [-H] [-S FILE] [-i LAST_EVENT_ID] [-v]\n"
+	    "                [-P fcgi|http|ws|sio] [-u TARGET] [-N NAMESPACE] [-I]\n"
 	    "  -a ADDR   unix:/path or 127.0.0.1:PORT\n"
+	    "  -P PROTO  fcgi (default): FastCGI straight to the app; http: an\n"
+	    "            HTTP/1.1 GET, an event stream; ws: a WebSocket, a line a\n"
+	    "            message; sio: socket.io 2 \"line\" events (frontail)\n"
+	    "  -u TARGET the request target of -P modes (default /)\n"
+	    "  -N NS     the socket.io namespace to join, e.g. /abc\n"
+	    "  -I        do not check ids (peers whose ids are not offsets)\n"
+	    "  -O FILE   with -L, write the latency histogram to FILE, a line\n"
+	    "            \"MICROSECONDS COUNT\" a bucket, to merge several runs\n"
 	    "  -n N      clients (default 1)\n"
 	    "  -s NAME   stream, sent as PATH_INFO=/NAME\n"
 	    "  -e N      lines each client must receive (default 1)\n"
@@ -905,7 +1271,7 @@ usage(void)
 	    "  -H        hold: keep every connection open after its last line,\n"
 	    "            until SIGUSR1/SIGTERM/SIGINT or the time limit\n"
 	    "  -S FILE   write the phase (open, settled) to FILE as it is reached\n"
-	    "  -i ID     send HTTP_LAST_EVENT_ID=ID\n"
+	    "  -i ID     send Last-Event-ID: ID\n"
 	    "  -v        print every diagnostic, not just the first %d\n",
 	    MAX_DIAG);
 	exit(2);
@@ -964,10 +1330,10 @@ main(int argc, char **argv)
 	uint64_t events = 0, missing = 0, dup = 0, resets = 0, badid = 0,
 	    extra = 0, bad = 0, heartbeats = 0;
 	int complete = 0;
-	int64_t deadline;
+	int64_t deadline, next_ping;
 	double elapsed;
 
-	while ((ch = getopt(argc, argv, "a:n:s:e:f:t:r:LHS:i:v")) != -1) {
+	while ((ch = getopt(argc, argv, "a:n:s:e:f:t:r:LHS:i:vP:u:N:IO:")) != -1) {
 		switch (ch) {
 		case 'a': opt.addr = optarg; break;
 		case 'n': opt.nclients = atoi(optarg); break;
@@ -981,6 +1347,22 @@ main(int argc, char **argv)
 		case 'S': opt.status_file = optarg; break;
 		case 'i': opt.last_event_id = optarg; break;
 		case 'v': opt.verbose = 1; break;
+		case 'u': opt.target = optarg; break;
+		case 'N': opt.sio_ns = optarg; break;
+		case 'I': opt.loose_ids = 1; break;
+		case 'O': opt.hist_file = optarg; break;
+		case 'P':
+			if (strcmp(optarg, "fcgi") == 0)
+				opt.proto = P_FCGI;
+			else if (strcmp(optarg, "http") == 0)
+				opt.proto = P_HTTP;
+			else if (strcmp(optarg, "ws") == 0)
+				opt.proto = P_WS;
+			else if (strcmp(optarg, "sio") == 0)
+				opt.proto = P_SIO;
+			else
+				usage();
+			break;
 		default: usage();
 		}
 	}
@@ -1010,7 +1392,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	parse_addr(opt.addr);
-	build_request();
+	if (opt.proto == P_FCGI)
+		build_request();
+	else
+		build_http_request();
 	clients = calloc((size_t)opt.nclients, sizeof(*clients));
 	retry = calloc((size_t)opt.nclients, sizeof(*retry));
 	rbuf = malloc(RBUF);
@@ -1028,6 +1413,7 @@ main(int argc, char **argv)
 	}
 	t_start_ns = mono_ns();
 	deadline = t_start_ns + (int64_t)(opt.limit_s * 1e9);
+	next_ping = t_start_ns + 20 * (int64_t)1000000000;
 
 	while (!stop_flag) {
 		int64_t now = mono_ns();
@@ -1035,6 +1421,14 @@ main(int argc, char **argv)
 
 		if (now >= deadline)
 			break;
+		if (opt.proto == P_SIO && now >= next_ping) {
+			/* Engine.IO 3: the client pings (25 s by default) */
+			next_ping = now + 20 * (int64_t)1000000000;
+			for (i = 0; i < opt.nclients; i++)
+				if (clients[i].state == C_OPEN &&
+				    clients[i].headers_done)
+					ws_send_text(&clients[i], "2");
+		}
 		if (settled_reported && !opt.hold)
 			break;
 		/* the ramp: R connects a millisecond, retries first */
@@ -1104,7 +1498,7 @@ main(int argc, char **argv)
 	    "missing=%llu dup=%llu resets=%llu badid=%llu extra=%llu "
 	    "malformed=%llu heartbeats=%llu connect_err=%d http_err=%d "
 	    "proto_err=%d closed_early=%d dropped=%d retries=%llu "
-	    "open_ms=%.0f settle_ms=%.0f elapsed_s=%.1f\n",
+	    "open_ms=%.2f settle_ms=%.2f elapsed_s=%.1f\n",
 	    opt.nclients, n_connected, n_opened, complete,
 	    (unsigned long long)events, (unsigned long long)missing,
 	    (unsigned long long)dup, (unsigned long long)resets,
@@ -1124,6 +1518,8 @@ main(int argc, char **argv)
 		    (unsigned long long)lat_max,
 		    lat_neg ? " (some negative, clamped to 0)" : "");
 	fflush(stdout);
+	if (opt.latency && opt.hist_file != NULL)
+		write_hist(opt.hist_file);
 	ok = complete == opt.nclients && events == opt.expect *
 	    (uint64_t)opt.nclients && missing == 0 && dup == 0;
 	free(retry);
