@@ -777,8 +777,23 @@ sio_message(struct client *c, const char *m, size_t n)
 		ws_send_text(c, "3");
 		return;
 	case '4':		/* message */
-		if (n >= 2 && m[1] == '0')	/* the namespace is joined */
-			mark_opened(c);
+		if (n >= 2 && m[1] == '0') {
+			/* socket.io 2 joins "/" by itself first: open once
+			 * the namespace asked for is joined */
+			size_t nl = opt.sio_ns ? strlen(opt.sio_ns) : 0;
+
+			if (n == 2 + nl || (n > 2 + nl && m[2 + nl] == ',')) {
+				if (nl == 0 || memcmp(m + 2, opt.sio_ns, nl) == 0)
+					mark_opened(c);
+			}
+			return;
+		}
+		if (n >= 2 && m[1] == '4') {
+			n_proto_err++;
+			diag(c, "socket.io refused: %.*s", (int)n, m);
+			client_fail(c);
+			return;
+		}
 		break;
 	default:		/* pong, noop, ... */
 		return;
@@ -1087,7 +1102,11 @@ fcgi_feed(struct client *c, const char *p, size_t n)
 static void
 client_readable(struct client *c)
 {
-	for (;;) {
+	int reads;
+
+	/* at most 16 full buffers a turn: the loop's timers (pings, the
+	 * deadline) must not starve under a flood; epoll comes back */
+	for (reads = 0; reads < 16; reads++) {
 		ssize_t n = read(c->fd, rbuf, RBUF);
 
 		if (n > 0) {

@@ -267,6 +267,28 @@ END_TEST
  * sequence, so E2 becomes U+FFFD and one byte is cut. What lies in memory
  * after the line (here: continuation bytes, as a splitter buffer may hold
  * from an earlier line) must not change that. */
+/* The eight-byte scan stops at max_line: a CR or NUL just past the cut is
+ * cut, not framed. */
+START_TEST(special_byte_just_past_the_cut_is_cut)
+{
+	char line[40];
+	size_t max_line;
+
+	for (max_line = 16; max_line <= 24; max_line++) {
+		char want[128];
+
+		memset(line, 'a', sizeof(line));
+		line[max_line] = '\r';
+		line[max_line + 1] = '\0';
+		snprintf(want, sizeof(want), "id: 1\ndata: %.*s" CUT
+		    "%zu bytes cut]\n\n", (int)max_line, line,
+		    sizeof(line) - max_line);
+		ck_assert_str_eq(frame(NULL, 1, line, sizeof(line), max_line),
+		    want);
+	}
+}
+END_TEST
+
 START_TEST(cut_reads_nothing_past_the_line_end)
 {
 	char line[32];
@@ -560,6 +582,7 @@ sse_suite(void)
 	tc = tcase_create("Core");
 	tcase_add_test(tc, simple_event_is_id_then_data);
 	tcase_add_test(tc, special_byte_is_seen_at_every_offset);
+	tcase_add_test(tc, special_byte_just_past_the_cut_is_cut);
 	tcase_add_test(tc, event_field_comes_first_when_configured);
 	tcase_add_test(tc, empty_line_is_an_empty_data_field);
 	tcase_add_test(tc, cr_inside_a_line_starts_a_second_data_field);
