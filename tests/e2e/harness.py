@@ -8,13 +8,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import traceback
 import urllib.parse
 
 import fcgi
+from common import TestFailure, TestTimeout, check, wait_until  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -69,39 +69,13 @@ def read_text(path):
         return ""
 
 
-# --------------------------------------------------------------- errors ---
-class TestFailure(AssertionError):
-    pass
-
-
-class TestTimeout(Exception):
-    pass
-
-
 class Skip(Exception):
     pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise TestFailure(msg)
 
 
 def eq(got, want, what):
     if got != want:
         raise TestFailure("%s: expected %r, got %r" % (what, want, got))
-
-
-def wait_for(cond, timeout, what, interval=0.02):
-    """Polls cond() until it is true; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise TestFailure("timed out after %.1fs waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 # -------------------------------------------------------------- requests --
@@ -343,7 +317,7 @@ class T:
                 return False
             s.close()
             return True
-        wait_for(ready, timeout, "sse-tail to accept connections on " + srv.addr)
+        wait_until(ready, timeout, "sse-tail to accept connections on " + srv.addr)
 
     def cgi(self, conf, stream=None, env=None, args=(), **kw):
         """Runs sse-tail as a CGI program for one request."""

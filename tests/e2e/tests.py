@@ -15,7 +15,7 @@ import time
 
 import fcgi
 from harness import (BIN, TestFailure, base_env, check, eq, pump_many, register, test,
-                     wait_for)
+                     wait_until)
 
 MiB = 1024 * 1024
 
@@ -564,7 +564,7 @@ def max_clients_503_with_retry_after_and_slot_freed(t):
         r.wait_end(5)
         r.close()
         return None
-    d = wait_for(try_one, 3.0, "the closed client's slot to be freed (heartbeat = 1)", 0.05)
+    d = wait_until(try_one, 3.0, "the closed client's slot to be freed (heartbeat = 1)", 0.05)
     t.note("slot freed after %.2fs" % (time.monotonic() - t0))
     expect(d, [L("a", 2)])
     expect_error(t, srv.request("log"), 503)
@@ -583,7 +583,7 @@ def unreadable_file_is_503_and_logged(t):
     r = srv.request("sec")
     expect_error(t, r, 503, paths=(path,))
     check(r.header("Retry-After") is not None, "no Retry-After header")
-    err = wait_for(lambda: srv.stderr_text(), 2, "a log line on stderr")
+    err = wait_until(lambda: srv.stderr_text(), 2, "a log line on stderr")
     check("sec" in err and "Permission denied" in err and path in err,
           "stderr does not name the stream, the file and strerror: %r" % err)
 
@@ -1118,7 +1118,7 @@ def open_writer(t, fifo, timeout=5.0):
             if e.errno == errno.ENXIO:
                 return None
             raise
-    fd = wait_for(try_open, timeout, "sse-tail to open the pipe for reading")
+    fd = wait_until(try_open, timeout, "sse-tail to open the pipe for reading")
     os.set_blocking(fd, True)
     t.fds.append(fd)
     return fd
@@ -1276,7 +1276,7 @@ def two_processes_on_one_pipe_second_is_503(t):
     b = s2.request("p")
     expect_error(t, b, 503, paths=(fifo,))
     check(b.header("Retry-After") is not None, "no Retry-After on the 503")
-    err = wait_for(lambda: s2.stderr_text(), 2, "the second process to log why")
+    err = wait_until(lambda: s2.stderr_text(), 2, "the second process to log why")
     check(err.strip() != "", "no log line")
     data, ids = _n_lines(30)
     write_all(w, data)
@@ -1515,7 +1515,7 @@ def cgi_mode_exits_when_stdout_reader_goes_away(t):
     c.resp.wait_event()
     c.resp.close()
     t0 = time.monotonic()
-    wait_for(lambda: not c.alive(), 3.5, "the CGI process to exit after its reader went away "
+    wait_until(lambda: not c.alive(), 3.5, "the CGI process to exit after its reader went away "
              "(heartbeat = 1)")
     t.note("CGI exited %.2fs after the reader closed, status %r"
            % (time.monotonic() - t0, c.proc.returncode))
@@ -1527,7 +1527,7 @@ def cgi_mode_errors_and_head(t):
     conf = t.config("[stream log]\npath = %s\n" % path)
     c = t.cgi(conf, stream="nosuch")
     expect_error(t, c.resp, 404, paths=(path,))
-    wait_for(lambda: not c.alive(), 3, "the CGI process to exit after a 404")
+    wait_until(lambda: not c.alive(), 3, "the CGI process to exit after a 404")
     c = t.cgi(conf, stream="log", method="POST")
     expect_error(t, c.resp, 405, paths=(path,))
     eq(c.resp.header("Allow"), "GET, HEAD", "Allow")
@@ -1537,7 +1537,7 @@ def cgi_mode_errors_and_head(t):
     c.resp.wait_eof(5)
     expect_stream_ok(c.resp)
     eq(bytes(c.resp.body), b"", "HEAD body")
-    wait_for(lambda: not c.alive(), 3, "the CGI process to exit after HEAD")
+    wait_until(lambda: not c.alive(), 3, "the CGI process to exit after HEAD")
 
 
 # ============================================================== more ======

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import time
 
+from common import TestFailure, TestTimeout, check, wait_until  # noqa: F401
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
 CONF_DIR = os.path.join(TOP, "conf")
@@ -23,32 +25,6 @@ BIN = os.path.abspath(os.environ.get("SSE_TAIL") or
 # The user the servers run their workers as, and the daemons run as.
 WORKER_USER = "www-data"
 WORKER_GROUP = "www-data"
-
-
-class TestFailure(AssertionError):
-    pass
-
-
-class TestTimeout(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise TestFailure(msg)
-
-
-def wait_until(cond, timeout, what, interval=0.02):
-    """Polls cond() until it returns a true value, which is returned;
-    raises TestFailure naming what after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            raise TestFailure("%s: not within %.1f s" % (what, timeout))
-        time.sleep(interval)
 
 
 def worker_ids():
