@@ -263,10 +263,6 @@ START_TEST(cut_counts_every_dropped_byte_of_a_huge_line)
 }
 END_TEST
 
-/* The line ends after its 17th byte: the E2 82 there is a truncated
- * sequence, so E2 becomes U+FFFD and one byte is cut. What lies in memory
- * after the line (here: continuation bytes, as a splitter buffer may hold
- * from an earlier line) must not change that. */
 /* The eight-byte scan stops at max_line: a CR or NUL just past the cut is
  * cut, not framed. */
 START_TEST(special_byte_just_past_the_cut_is_cut)
@@ -289,6 +285,10 @@ START_TEST(special_byte_just_past_the_cut_is_cut)
 }
 END_TEST
 
+/* The line ends after its 17th byte: the E2 82 there is a truncated
+ * sequence, so E2 becomes U+FFFD and one byte is cut. What lies in memory
+ * after the line (here: continuation bytes, as a splitter buffer may hold
+ * from an earlier line) must not change that. */
 START_TEST(cut_reads_nothing_past_the_line_end)
 {
 	char line[32];
