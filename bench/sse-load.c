@@ -111,8 +111,9 @@ static struct {
 	int loose_ids;			/* -I */
 	const char *sio_ns;		/* -N */
 	const char *hist_file;		/* -O */
+	const char *record_file;	/* -R */
 } opt = { NULL, 1, NULL, 1, 1, 60, 5, 0, 0, NULL, NULL, 0, P_FCGI, "/",
-    0, NULL, NULL };
+    0, NULL, NULL, NULL };
 
 static struct client *clients;
 static int ep;
@@ -121,6 +122,7 @@ static socklen_t sa_len;
 static unsigned char request[4096];
 static size_t request_len;
 static char *rbuf;
+static FILE *records;			/* -R: a line an accepted event */
 static volatile sig_atomic_t stop_flag;
 
 /* totals */
@@ -513,15 +515,6 @@ data_event(struct client *c, const char *d, size_t len)
 		c->prev_seq = seq;
 		c->have_seq = 1;
 	}
-	if (opt.latency) {
-		int64_t lat = now_rt - (int64_t)ts;
-
-		if (lat < 0) {
-			lat_neg++;
-			lat = 0;
-		}
-		hist_add((uint64_t)lat / 1000);
-	}
 	if (seq > last_seq() || seq < opt.first) {
 		c->extra++;
 		diag(c, "seq %llu outside %llu..%llu", (unsigned long long)seq,
@@ -540,6 +533,20 @@ data_event(struct client *c, const char *d, size_t len)
 		diag(c, "seq %llu..%llu missing", (unsigned long long)c->next_seq,
 		    (unsigned long long)(seq - 1));
 	}
+	/* an accepted line: its latency and its record count */
+	if (opt.latency) {
+		int64_t lat = now_rt - (int64_t)ts;
+
+		if (lat < 0) {
+			lat_neg++;
+			lat = 0;
+		}
+		hist_add((uint64_t)lat / 1000);
+	}
+	if (records != NULL)
+		fprintf(records, "%ld %llu %llu %lld\n", (long)(c - clients),
+		    (unsigned long long)seq, (unsigned long long)c->id,
+		    (long long)now_rt);
 	c->events++;
 	c->next_seq = seq + 1;
 	if (seq == last_seq() && !c->done) {
@@ -1110,7 +1117,7 @@ client_readable(struct client *c)
 		ssize_t n = read(c->fd, rbuf, RBUF);
 
 		if (n > 0) {
-			if (opt.latency)
+			if (opt.latency || records != NULL)
 				now_rt = real_ns();
 			if (opt.proto == P_FCGI)
 				fcgi_feed(c, rbuf, (size_t)n);
@@ -1270,6 +1277,7 @@ usage(void)
 	    "usage: sse-load -a ADDR [-n CLIENTS] [-s STREAM] [-e EXPECT] [-f FIRST]\n"
 	    "                [-t SECONDS] [-r RAMP] [-L] [-H] [-S FILE] [-i LAST_EVENT_ID] [-v]\n"
 	    "                [-P fcgi|http|ws|sio] [-u TARGET] [-N NAMESPACE] [-I]\n"
+	    "                [-O FILE] [-R FILE]\n"
 	    "  -a ADDR   unix:/path or 127.0.0.1:PORT\n"
 	    "  -P PROTO  fcgi (default): FastCGI straight to the app; http: an\n"
 	    "            HTTP/1.1 GET, an event stream; ws: a WebSocket, a line a\n"
@@ -1279,6 +1287,8 @@ usage(void)
 	    "  -I        do not check ids (peers whose ids are not offsets)\n"
 	    "  -O FILE   with -L, write the latency histogram to FILE, a line\n"
 	    "            \"MICROSECONDS COUNT\" a bucket, to merge several runs\n"
+	    "  -R FILE   record every accepted event in FILE, a line each:\n"
+	    "            \"CLIENT SEQ ID RECEIVED\" (RECEIVED: CLOCK_REALTIME, ns)\n"
 	    "  -n N      clients (default 1)\n"
 	    "  -s NAME   stream, sent as PATH_INFO=/NAME\n"
 	    "  -e N      lines each client must receive (default 1)\n"
@@ -1352,7 +1362,7 @@ main(int argc, char **argv)
 	int64_t deadline, next_ping;
 	double elapsed;
 
-	while ((ch = getopt(argc, argv, "a:n:s:e:f:t:r:LHS:i:vP:u:N:IO:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:n:s:e:f:t:r:LHS:i:vP:u:N:IO:R:")) != -1) {
 		switch (ch) {
 		case 'a': opt.addr = optarg; break;
 		case 'n': opt.nclients = atoi(optarg); break;
@@ -1370,6 +1380,7 @@ main(int argc, char **argv)
 		case 'N': opt.sio_ns = optarg; break;
 		case 'I': opt.loose_ids = 1; break;
 		case 'O': opt.hist_file = optarg; break;
+		case 'R': opt.record_file = optarg; break;
 		case 'P':
 			if (strcmp(optarg, "fcgi") == 0)
 				opt.proto = P_FCGI;
@@ -1388,8 +1399,15 @@ main(int argc, char **argv)
 	if (opt.addr == NULL || opt.nclients < 1 || opt.expect < 1 ||
 	    opt.ramp <= 0 || opt.limit_s <= 0 || optind != argc)
 		usage();
-	if (opt.stream != NULL && strlen(opt.stream) > 200)
+	if ((opt.stream != NULL && strlen(opt.stream) > 200) ||
+	    (opt.last_event_id != NULL && strlen(opt.last_event_id) > 200))
 		usage();
+	if (opt.record_file != NULL &&
+	    (records = fopen(opt.record_file, "w")) == NULL) {
+		fprintf(stderr, "sse-load: fopen %s: %s\n", opt.record_file,
+		    strerror(errno));
+		return 2;
+	}
 
 	/* one fd a client, plus a few */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -1529,18 +1547,22 @@ main(int argc, char **argv)
 	    t_all_done_ns < 0 ? -1.0 : (double)(t_all_done_ns - t_start_ns) / 1e6,
 	    elapsed);
 	if (opt.latency)
-		printf("latency_us n=%llu p50=%llu p99=%llu p999=%llu max=%llu%s\n",
-		    (unsigned long long)lat_n,
+		printf("latency_us n=%llu p50=%llu p99=%llu p999=%llu max=%llu "
+		    "negative=%llu\n", (unsigned long long)lat_n,
 		    (unsigned long long)(lat_n ? hist_pct(50) : 0),
 		    (unsigned long long)(lat_n ? hist_pct(99) : 0),
 		    (unsigned long long)(lat_n ? hist_pct(99.9) : 0),
-		    (unsigned long long)lat_max,
-		    lat_neg ? " (some negative, clamped to 0)" : "");
+		    (unsigned long long)lat_max, (unsigned long long)lat_neg);
 	fflush(stdout);
 	if (opt.latency && opt.hist_file != NULL)
 		write_hist(opt.hist_file);
 	ok = complete == opt.nclients && events == opt.expect *
 	    (uint64_t)opt.nclients && missing == 0 && dup == 0;
+	if (records != NULL && fclose(records) != 0) {
+		fprintf(stderr, "sse-load: fclose %s: %s\n", opt.record_file,
+		    strerror(errno));
+		ok = 0;
+	}
 	free(retry);
 	free(clients);
 	free(rbuf);
