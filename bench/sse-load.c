@@ -112,13 +112,16 @@ static struct {
 	const char *sio_ns;		/* -N */
 	const char *hist_file;		/* -O */
 	const char *record_file;	/* -R */
+	const char *source;		/* -b */
 } opt = { NULL, 1, NULL, 1, 1, 60, 5, 0, 0, NULL, NULL, 0, P_FCGI, "/",
-    0, NULL, NULL, NULL };
+    0, NULL, NULL, NULL, NULL };
 
 static struct client *clients;
 static int ep;
 static struct sockaddr_storage sa;
 static socklen_t sa_len;
+static struct sockaddr_in source;	/* -b: the clients' own address */
+static int have_source;
 static unsigned char request[4096];
 static size_t request_len;
 static char *rbuf;
@@ -1208,6 +1211,20 @@ client_start(struct client *c)
 		client_fail(c);
 		return 0;
 	}
+	if (have_source) {
+		int one = 1;
+
+		/* the port is picked at connect, for the whole 4-tuple */
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+		    sizeof(one));
+		if (bind(fd, (struct sockaddr *)&source, sizeof(source)) < 0) {
+			n_connect_err++;
+			diag(c, "bind %s: %s", opt.source, strerror(errno));
+			close(fd);
+			client_fail(c);
+			return 0;
+		}
+	}
 	rc = connect(fd, (struct sockaddr *)&sa, sa_len);
 	if (rc < 0 && errno != EINPROGRESS) {
 		if (errno == EAGAIN) {	/* a unix socket's backlog is full */
@@ -1274,11 +1291,13 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: sse-load -a ADDR [-n CLIENTS] [-s STREAM] [-e EXPECT] [-f FIRST]\n"
+	    "usage: sse-load -a ADDR [-b IP] [-n CLIENTS] [-s STREAM] [-e EXPECT] [-f FIRST]\n"
 	    "                [-t SECONDS] [-r RAMP] [-L] [-H] [-S FILE] [-i LAST_EVENT_ID] [-v]\n"
 	    "                [-P fcgi|http|ws|sio] [-u TARGET] [-N NAMESPACE] [-I]\n"
 	    "                [-O FILE] [-R FILE]\n"
 	    "  -a ADDR   unix:/path or 127.0.0.1:PORT\n"
+	    "  -b IP     connect from this address (another of 127.0.0.0/8:\n"
+	    "            a fresh set of ports, none of them in TIME_WAIT)\n"
 	    "  -P PROTO  fcgi (default): FastCGI straight to the app; http: an\n"
 	    "            HTTP/1.1 GET, an event stream; ws: a WebSocket, a line a\n"
 	    "            message; sio: socket.io 2 \"line\" events (frontail)\n"
@@ -1362,9 +1381,10 @@ main(int argc, char **argv)
 	int64_t deadline, next_ping;
 	double elapsed;
 
-	while ((ch = getopt(argc, argv, "a:n:s:e:f:t:r:LHS:i:vP:u:N:IO:R:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:b:n:s:e:f:t:r:LHS:i:vP:u:N:IO:R:")) != -1) {
 		switch (ch) {
 		case 'a': opt.addr = optarg; break;
+		case 'b': opt.source = optarg; break;
 		case 'n': opt.nclients = atoi(optarg); break;
 		case 's': opt.stream = optarg; break;
 		case 'e': opt.expect = strtoull(optarg, NULL, 10); break;
@@ -1429,6 +1449,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	parse_addr(opt.addr);
+	if (opt.source != NULL) {
+		if (sa.ss_family != AF_INET ||
+		    inet_pton(AF_INET, opt.source, &source.sin_addr) != 1)
+			usage();
+		source.sin_family = AF_INET;
+		have_source = 1;
+	}
 	if (opt.proto == P_FCGI)
 		build_request();
 	else
