@@ -6,8 +6,8 @@
  * (line k: "k " padded with 'x' to 99 bytes; its id is 100*k).
  * libfcgi accepts the request and writes the headers; the events go out as
  * STDOUT records of 65528 bytes, four to a writev(2) on the request's
- * socket, as sse-tail writes its own records (libfcgi's stream would cut
- * them into 8 KiB records, one write each).
+ * socket, much as sse-tail writes its own (libfcgi's stream would cut them
+ * into 8 KiB records, one write each).
  * N: query "lines=N", else env CEILING_LINES, else 1000000.
  * Listens on fd 0 (spawner) or --listen unix:/path | 127.0.0.1:PORT.
  */

@@ -1585,10 +1585,16 @@ main(int argc, char **argv)
 		write_hist(opt.hist_file);
 	ok = complete == opt.nclients && events == opt.expect *
 	    (uint64_t)opt.nclients && missing == 0 && dup == 0;
-	if (records != NULL && fclose(records) != 0) {
-		fprintf(stderr, "sse-load: fclose %s: %s\n", opt.record_file,
-		    strerror(errno));
-		ok = 0;
+	if (records != NULL) {
+		/* fclose reports only its own flush: an earlier failed write
+		 * shows in ferror */
+		int failed = ferror(records);
+
+		if (fclose(records) != 0 || failed) {
+			fprintf(stderr, "sse-load: writing %s: %s\n",
+			    opt.record_file, strerror(errno));
+			ok = 0;
+		}
 	}
 	free(retry);
 	free(clients);
