@@ -121,7 +121,6 @@ static int ep;
 static struct sockaddr_storage sa;
 static socklen_t sa_len;
 static struct sockaddr_in source;	/* -b: the clients' own address */
-static int have_source;
 static unsigned char request[4096];
 static size_t request_len;
 static char *rbuf;
@@ -1211,7 +1210,7 @@ client_start(struct client *c)
 		client_fail(c);
 		return 0;
 	}
-	if (have_source) {
+	if (opt.source != NULL) {
 		int one = 1;
 
 		/* the port is picked at connect, for the whole 4-tuple */
@@ -1454,7 +1453,6 @@ main(int argc, char **argv)
 		    inet_pton(AF_INET, opt.source, &source.sin_addr) != 1)
 			usage();
 		source.sin_family = AF_INET;
-		have_source = 1;
 	}
 	if (opt.proto == P_FCGI)
 		build_request();
