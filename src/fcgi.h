@@ -62,7 +62,7 @@ struct fcgi_reader {
 	int keep_conn;		/* FCGI_KEEP_CONN: the web server closes */
 	char *params;		/* PARAMS bytes, then decoded (fcgi_param) */
 	size_t params_len, params_cap;
-	int params_overflow;	/* more than FCGI_PARAMS_MAX: answer 431 */
+	int params_overflow;	/* more than FCGI_PARAMS_MAX: a 400 */
 	/* what to send, with FCGI_EV_REPLY */
 	unsigned char reply[FCGI_REPLY_MAX];
 	size_t reply_len;
