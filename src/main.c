@@ -254,10 +254,8 @@ main(int argc, char **argv)
 
 	/* A gone client must be an error from write, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((srv = srv_new(&cfg)) == NULL) {
-		cfg_free(&cfg);
+	if ((srv = srv_new(config, &cfg)) == NULL)
 		return 1;
-	}
 	if (listen_fd < 0) {
 		front_cgi_request(&cfg, &req);
 		status = srv_run_cgi(srv, &req);
@@ -266,6 +264,5 @@ main(int argc, char **argv)
 	srv_free(srv);
 	if (unix_path != NULL)
 		unlink(unix_path);
-	cfg_free(&cfg);
 	return status;
 }
