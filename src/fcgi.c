@@ -121,12 +121,13 @@ gv_advance(struct fcgi_reader *r)
 	size_t i;
 
 	if (r->gv_phase == GV_NAME && r->gv_name_got == r->gv_name_len) {
-		if (r->gv_name_len < sizeof(r->gv_name)) {
-			r->gv_name[r->gv_name_len] = '\0';
-			for (i = 0; i < NKNOWN; i++)
-				if (strcmp(r->gv_name, known_values[i]) == 0)
-					r->gv_asked |= 1u << i;
-		}
+		/* The whole name, a NUL in it included, is the known one
+		 * (each is shorter than gv_name, so it was kept whole). */
+		for (i = 0; i < NKNOWN; i++)
+			if (r->gv_name_len == strlen(known_values[i]) &&
+			    memcmp(r->gv_name, known_values[i],
+			    r->gv_name_len) == 0)
+				r->gv_asked |= 1u << i;
 		r->gv_phase = GV_VALUE;
 	}
 	if (r->gv_phase == GV_VALUE && r->gv_value_got == r->gv_value_len)

@@ -366,6 +366,23 @@ START_TEST(end_request_is_complete)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_fcgi.c: the name was compared as a C string,
+ * so "FCGI_MAX_CONNS\0" was answered as FCGI_MAX_CONNS. */
+START_TEST(a_get_values_name_is_compared_whole)
+{
+	static const unsigned char p[] = "\017\000FCGI_MAX_CONNS\0"
+	    "\016\000FCGI_MAX_REQS\0";
+	enum fcgi_event evs[2];
+
+	record(FCGI_GET_VALUES, 0, p, sizeof(p) - 1, 0);
+	ck_assert_int_eq(feed(3, evs, 2), 1);
+	ck_assert_int_eq(evs[0], FCGI_EV_REPLY);
+	ck_assert_uint_eq(r.reply[1], FCGI_GET_VALUES_RESULT);
+	ck_assert_uint_eq(r.reply[4] << 8 | r.reply[5], 0);
+	ck_assert_uint_eq(r.reply_len, FCGI_HEADER_LEN);
+}
+END_TEST
+
 Suite *
 fcgi_suite(void)
 {
@@ -387,6 +404,7 @@ fcgi_suite(void)
 	tcase_add_test(limits, refuses_malformed_params);
 	tcase_add_test(limits, refuses_a_get_values_pair_cut_by_its_record);
 	tcase_add_test(limits, refuses_other_versions_and_bad_begin_bodies);
+	tcase_add_test(limits, a_get_values_name_is_compared_whole);
 	suite_add_tcase(s, limits);
 	return s;
 }
