@@ -1,13 +1,15 @@
 /* fuzz_fcgi.c - libFuzzer harness of the FastCGI request reader (fcgi.c),
  * driven as the server drives it: the stream is fed in chunks of sizes
  * drawn from the input, requests are looked up and ended, and every event
- * is checked. The same stream fed in one piece must give the same events.
+ * is checked. The same stream fed in one piece must give the same events,
+ * and so must a model of the reader's contract over whole records.
  *
  * Input: a chunking seed (1 byte), driver flags (1 byte), then what a web
  * server sends on one connection. Flags: bit 0 ends each request as soon
  * as it is in (a short answer) instead of at its ABORT_REQUEST (a stream);
  * bit 1 frees the parameters once they are read, as srv.c does; bits 2-3
- * pick the GET_VALUES answers. */
+ * pick the GET_VALUES answers. FUZZ_TRACE=1 prints the events of each
+ * input (with --repro, or the binary run on files). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,14 +52,17 @@ pair_len(const unsigned char *p, size_t n, size_t *v)
 	return 4;
 }
 
+static const char *const known[] = {
+	FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS
+};
+#define NKNOWN	(sizeof(known) / sizeof(known[0]))
+
 /* A GET_VALUES_RESULT body: pairs of known names with decimal values,
- * each name once. */
+ * each name once. Written to the trace in the order of known[]. */
 static void
-check_values(const unsigned char *c, size_t len)
+check_values(const unsigned char *c, size_t len, FILE *f)
 {
-	static const char *const known[] = {
-		FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS
-	};
+	char values[NKNOWN][11];
 	unsigned seen = 0;
 	size_t at = 0, k, nl, vl, i, j;
 
@@ -67,25 +72,33 @@ check_values(const unsigned char *c, size_t len)
 		FUZZ_CHECK((k = pair_len(c + at, len - at, &vl)) > 0, "pair");
 		at += k;
 		FUZZ_CHECK(nl <= len - at && vl <= len - at - nl, "pair length");
-		for (i = 0; i < 3; i++)
+		for (i = 0; i < NKNOWN; i++)
 			if (strlen(known[i]) == nl &&
 			    memcmp(c + at, known[i], nl) == 0)
 				break;
-		FUZZ_CHECK(i < 3, "an unknown name answered");
+		FUZZ_CHECK(i < NKNOWN, "an unknown name answered");
 		FUZZ_CHECK(!(seen & 1u << i), "%s answered twice", known[i]);
 		seen |= 1u << i;
 		FUZZ_CHECK(vl >= 1 && vl <= 10, "value of %zu bytes", vl);
 		for (j = 0; j < vl; j++)
 			FUZZ_CHECK(c[at + nl + j] >= '0' && c[at + nl + j] <= '9',
 			    "a value not decimal");
+		memcpy(values[i], c + at + nl, vl);
+		values[i][vl] = '\0';
 		at += nl + vl;
 	}
+	fprintf(f, "VALUES");
+	for (i = 0; i < NKNOWN; i++)
+		if (seen & 1u << i)
+			fprintf(f, " %s=%s", known[i], values[i]);
+	fprintf(f, "\n");
 }
 
 /* The records of a reply: version 1, lengths that add up, only the types
- * and statuses a reader may send. */
+ * and statuses a reader may send. Each is written to the trace as a line
+ * (the padding, which is the reader's choice, left out). */
 static void
-check_reply(const struct fcgi_reader *r)
+check_reply(const struct fcgi_reader *r, FILE *f)
 {
 	const unsigned char *p = r->reply;
 	size_t at = 0;
@@ -109,14 +122,18 @@ check_reply(const struct fcgi_reader *r)
 			FUZZ_CHECK(p[at + 12] == FCGI_CANT_MPX_CONN ||
 			    p[at + 12] == FCGI_UNKNOWN_ROLE ||
 			    p[at + 12] == FCGI_OVERLOADED, "status %d", p[at + 12]);
+			FUZZ_CHECK(memcmp(p + at + 8, "\0\0\0\0", 4) == 0,
+			    "appStatus");
+			fprintf(f, "END_REQUEST %u %d\n", id, p[at + 12]);
 			break;
 		case FCGI_UNKNOWN_TYPE:
 			FUZZ_CHECK(id == 0 && clen == 8, "UNKNOWN_TYPE");
 			FUZZ_CHECK(p[at + 8] != FCGI_GET_VALUES, "GET_VALUES unknown");
+			fprintf(f, "UNKNOWN_TYPE %d\n", p[at + 8]);
 			break;
 		case FCGI_GET_VALUES_RESULT:
 			FUZZ_CHECK(id == 0, "GET_VALUES_RESULT id");
-			check_values(p + at + FCGI_HEADER_LEN, clen);
+			check_values(p + at + FCGI_HEADER_LEN, clen, f);
 			break;
 		default:
 			FUZZ_CHECK(0, "reply of type %d", p[at + 1]);
@@ -231,14 +248,12 @@ run(const uint8_t *stream, size_t len, int chunked, uint32_t seed,
 			break;
 		case FCGI_EV_REPLY:
 			FUZZ_CHECK(used > 0, "an event from no bytes");
-			check_reply(&r);
-			fprintf(t->f, "REPLY %zu\n", r.reply_len);
-			fwrite(r.reply, 1, r.reply_len, t->f);
+			check_reply(&r, t->f);
 			break;
 		case FCGI_EV_ERROR:
 			FUZZ_CHECK(r.state == FCGI_BROKEN && r.error != NULL,
 			    "error without state or message");
-			fprintf(t->f, "ERROR %s\n", r.error);
+			fprintf(t->f, "ERROR\n");
 			/* The rest is refused. */
 			if (off < len) {
 				FUZZ_CHECK(fcgi_read(&r, stream + off, len - off,
@@ -258,11 +273,194 @@ run(const uint8_t *stream, size_t len, int chunked, uint32_t seed,
 	fcgi_reader_free(&r);
 }
 
+/* ---- A model of the reader over whole records, from fcgi.h and the
+ * FastCGI specification, written apart from fcgi.c: it writes the trace
+ * run() writes for the same stream and flags. ---- */
+
+/* Walks the PARAMS pairs of b: -1 when one is cut, has an empty name or
+ * holds a NUL; with name, *value is the first pair of that name or NULL. */
+static int
+model_pairs(const unsigned char *b, size_t len, const char *name,
+    const unsigned char **value, size_t *vlen)
+{
+	size_t at = 0, k, nl, vl;
+
+	if (value != NULL)
+		*value = NULL;
+	while (at < len) {
+		if ((k = pair_len(b + at, len - at, &nl)) == 0)
+			return -1;
+		at += k;
+		if ((k = pair_len(b + at, len - at, &vl)) == 0)
+			return -1;
+		at += k;
+		if (nl == 0 || nl > len - at || vl > len - at - nl ||
+		    memchr(b + at, '\0', nl + vl) != NULL)
+			return -1;
+		if (name != NULL && *value == NULL && nl == strlen(name) &&
+		    memcmp(b + at, name, nl) == 0) {
+			*value = b + at + nl;
+			*vlen = vl;
+		}
+		at += nl + vl;
+	}
+	return 0;
+}
+
+/* GET_VALUES: the known names asked for, or -1 when a pair is cut. */
+static int
+model_values(const unsigned char *c, size_t len, unsigned *asked)
+{
+	size_t at = 0, k, nl, vl, i;
+
+	*asked = 0;
+	while (at < len) {
+		if ((k = pair_len(c + at, len - at, &nl)) == 0)
+			return -1;
+		at += k;
+		if ((k = pair_len(c + at, len - at, &vl)) == 0)
+			return -1;
+		at += k;
+		if (nl > len - at || vl > len - at - nl)
+			return -1;
+		for (i = 0; i < NKNOWN; i++)
+			if (nl == strlen(known[i]) &&
+			    memcmp(c + at, known[i], nl) == 0)
+				*asked |= 1u << i;
+		at += nl + vl;
+	}
+	return 0;
+}
+
+static void
+model(const uint8_t *s, size_t len, unsigned flags, struct trace *t)
+{
+	const unsigned *lim = limits[flags >> 2 & 3];
+	enum fcgi_state state = FCGI_IDLE;
+	unsigned id_active = 0, asked;
+	int keep = 0, over = 0, closed = 0;
+	unsigned char *params;
+	size_t plen = 0, at = 0, i;
+
+	t->buf = NULL;
+	t->len = 0;
+	t->f = open_memstream(&t->buf, &t->len);
+	params = malloc(FCGI_PARAMS_MAX);
+	FUZZ_CHECK(t->f != NULL && params != NULL, "model");
+	while (!closed && len - at >= FCGI_HEADER_LEN) {
+		const uint8_t *h = s + at, *c = s + at + FCGI_HEADER_LEN;
+		int type = h[1];
+		unsigned id = (unsigned)h[2] << 8 | h[3];
+		size_t clen = (size_t)h[4] << 8 | h[5], pad = h[6];
+
+		/* Refused from the header alone. */
+		if (h[0] != FCGI_VERSION_1 ||
+		    (id != 0 && type == FCGI_BEGIN_REQUEST && clen != 8)) {
+			fprintf(t->f, "ERROR\n");
+			closed = 1;
+			break;
+		}
+		if (len - at - FCGI_HEADER_LEN < clen + pad)
+			break;		/* the stream ends inside the record */
+		at += FCGI_HEADER_LEN + clen + pad;
+		if (id == 0) {
+			if (type != FCGI_GET_VALUES) {
+				fprintf(t->f, "UNKNOWN_TYPE %d\n", type);
+			} else if (model_values(c, clen, &asked) < 0) {
+				fprintf(t->f, "ERROR\n");
+				closed = 1;
+			} else {
+				fprintf(t->f, "VALUES");
+				for (i = 0; i < NKNOWN; i++)
+					if (asked & 1u << i)
+						fprintf(t->f, " %s=%u", known[i],
+						    i < 2 ? lim[i] : 0);
+				fprintf(t->f, "\n");
+			}
+			continue;
+		}
+		switch (type) {
+		case FCGI_BEGIN_REQUEST:
+			if (state != FCGI_IDLE && id == id_active) {
+				fprintf(t->f, "ERROR\n");
+				closed = 1;
+			} else if (state != FCGI_IDLE)
+				fprintf(t->f, "END_REQUEST %u %d\n", id,
+				    FCGI_CANT_MPX_CONN);
+			else if ((c[0] << 8 | c[1]) != FCGI_RESPONDER)
+				fprintf(t->f, "END_REQUEST %u %d\n", id,
+				    FCGI_UNKNOWN_ROLE);
+			else {
+				state = FCGI_READING_PARAMS;
+				id_active = id;
+				keep = c[2] & FCGI_KEEP_CONN;
+				over = 0;
+				plen = 0;
+			}
+			break;
+		case FCGI_PARAMS:
+			if (state != FCGI_READING_PARAMS || id != id_active)
+				break;
+			if (clen > 0) {
+				if (over || clen > FCGI_PARAMS_MAX - plen)
+					over = 1;
+				else {
+					memcpy(params + plen, c, clen);
+					plen += clen;
+				}
+				break;
+			}
+			if (!over && model_pairs(params, plen, NULL, NULL,
+			    NULL) < 0) {
+				fprintf(t->f, "ERROR\n");
+				closed = 1;
+				break;
+			}
+			state = FCGI_ACTIVE;
+			fprintf(t->f, "REQUEST %u keep %d over %d\n", id, keep != 0,
+			    over);
+			for (i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
+				const unsigned char *v = NULL;
+				size_t vl = 0;
+
+				if (!over)
+					model_pairs(params, plen, lookups[i], &v, &vl);
+				if (v == NULL)
+					fprintf(t->f, " %s unset\n", lookups[i]);
+				else {
+					fprintf(t->f, " %s=%zu:", lookups[i], vl);
+					fwrite(v, 1, vl, t->f);
+					fputc('\n', t->f);
+				}
+			}
+			if (flags & END_AT_ONCE) {
+				if (keep)
+					state = FCGI_IDLE;
+				else
+					closed = 1;
+			}
+			break;
+		case FCGI_ABORT_REQUEST:
+			if (state == FCGI_IDLE || id != id_active)
+				break;
+			fprintf(t->f, "ABORT %u\n", id);
+			if (keep)
+				state = FCGI_IDLE;
+			else
+				closed = 1;
+			break;
+		}
+	}
+	fprintf(t->f, "END %s\n", closed ? "closed" : "eof");
+	FUZZ_CHECK(fclose(t->f) == 0, "fclose");
+	free(params);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = { data, size };
-	struct trace chunked, whole;
+	struct trace chunked, whole, want;
 	unsigned char end[FCGI_END_LEN];
 	uint32_t seed;
 	unsigned flags;
@@ -275,8 +473,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    memcmp(chunked.buf, whole.buf, whole.len) == 0,
 	    "fed in chunks:\n%.*s\nfed whole:\n%.*s", (int)chunked.len,
 	    chunked.buf, (int)whole.len, whole.buf);
+	model(in.p, in.len, flags, &want);
+	if (getenv("FUZZ_TRACE") != NULL)	/* to see what a run did */
+		fprintf(stderr, "%.*s", (int)whole.len, whole.buf);
+	FUZZ_CHECK(want.len == whole.len &&
+	    memcmp(want.buf, whole.buf, whole.len) == 0,
+	    "the reader:\n%.*s\nthe model:\n%.*s", (int)whole.len, whole.buf,
+	    (int)want.len, want.buf);
 	free(chunked.buf);
 	free(whole.buf);
+	free(want.buf);
 
 	/* The end of a response, for an id from the input. */
 	FUZZ_CHECK(fcgi_end_request(end, (uint16_t)size) == FCGI_END_LEN, "end");

@@ -99,6 +99,9 @@ def fcgi_seeds():
     # What overflowed libfcgi's stack: one variable named four times.
     s["get-values-max-conns-4x"] = b"\x00\x00" + rec(GET_VALUES, 0, pairs(
         [("FCGI_MAX_CONNS", "")] * 4))
+    # Found by fuzzing: a NUL after a known name was taken for it.
+    s["get-values-name-with-nul"] = b"\x00\x00" + rec(GET_VALUES, 0,
+        b"\x0f\x00FCGI_MAX_CONNS\x00\x0e\x01FCGI_MAX_REQS\x00x")
     s["get-values-long-name"] = b"\x02\x04" + rec(GET_VALUES, 0, pairs(
         [("X" * 200, ""), ("FCGI_MPXS_CONNS", "")]), pad=3)
     # What made libfcgi allocate 2 GiB: lengths of 0x40000000 each.
