@@ -119,7 +119,7 @@ for h in $harnesses; do
 	timeout -k 10 $((seconds + 120)) "$work/bin/fuzz_$h" \
 	    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix="$work/crash/$h-" \
-	    $dict "$work/corpus/$h" >"$log" 2>&1 || rc=$?
+	    ${dict:+"$dict"} "$work/corpus/$h" >"$log" 2>&1 || rc=$?
 	crash=$(ls "$work/crash/$h-"* 2>/dev/null | head -1)
 	if [ $rc -eq 0 ] && [ -z "$crash" ]; then
 		echo "fuzz_$h: ok, $(stats "$log") in ${seconds} s"
