@@ -189,6 +189,7 @@ def cfg_seeds():
         "bad-header": "[stream]\npath = /x\n",
         "small-err": "\x03[stream " + "n" * 65 + "]\n",
         "empty": "",
+        "path-too-long": "[stream x]\npath = /" + "a" * 4100 + "\n",
     }
 
 
