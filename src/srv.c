@@ -118,6 +118,7 @@ struct srv {
 	int64_t accept_resume;		/* ms: listen again (EMFILE); -1 */
 	TAILQ_HEAD(, client) reading;	/* requests still being read */
 	size_t nreading;
+	struct front_addrs peers;	/* FCGI_WEB_SERVER_ADDRS */
 	int64_t notice_at;		/* protocol errors: last logged */
 	unsigned notices_dropped;	/* not logged since */
 	struct follow_watch watch;
@@ -1146,13 +1147,16 @@ accept_ready(struct srv *s)
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		int fd, size = SNDBUF_BYTES;
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
 		struct client *c;
 
 		if (s->nreading >= READING_MAX) {
 			listen_set(s, 0);	/* reading_stop resumes */
 			return;
 		}
-		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(s->listen_fd, (struct sockaddr *)&peer, &peer_len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -1163,6 +1167,12 @@ accept_ready(struct srv *s)
 			listen_set(s, 0);
 			s->accept_resume = now_ms() + ACCEPT_BACKOFF_MS;
 			return;
+		}
+		if (!front_addr_allowed(&s->peers, &peer)) {
+			notice(s, "FastCGI connection refused: its address is "
+			    "not in FCGI_WEB_SERVER_ADDRS");
+			close(fd);
+			continue;
 		}
 		/* Kernel memory per stream stays small whoever does not
 		 * read: a file is re-read with pread, a pipe's ring holds
@@ -1604,11 +1614,17 @@ int
 srv_run(struct srv *s, int listen_fd)
 {
 	int flags = fcntl(listen_fd, F_GETFL);
+	char err[128];
 
 	/* Another process sharing the socket may take the connection that
 	 * woke this one: accept must not block then. */
 	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		log_msg("fcntl listening socket: %s", strerror(errno));
+		return 1;
+	}
+	if (front_addrs_parse(&s->peers, getenv("FCGI_WEB_SERVER_ADDRS"), err,
+	    sizeof(err)) < 0) {
+		log_msg("%s", err);
 		return 1;
 	}
 	s->listen_fd = listen_fd;

@@ -19,6 +19,7 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import harness  # noqa: E402
 import tests  # noqa: E402,F401  (registers the tests)
 import signals  # noqa: E402,F401
+import front  # noqa: E402,F401
 
 
 def main(argv):
