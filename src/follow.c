@@ -239,6 +239,14 @@ follow_check(struct follow *f, struct follow_watch *w)
 	return changed;
 }
 
+struct follow_gen *
+follow_newest(const struct follow *f)
+{
+	if (f->cur == NULL && f->error != 0 && f->error != ENOENT)
+		return f->last;
+	return f->cur;
+}
+
 int
 follow_needs_poll(const struct follow *f)
 {

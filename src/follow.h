@@ -72,6 +72,11 @@ void follow_stop(struct follow *f, struct follow_watch *w);
  * it opens; each cause is logged once, and so is the recovery. */
 int follow_check(struct follow *f, struct follow_watch *w);
 
+/* The generation a new client starts in: the current one; while a new
+ * file at the path cannot be opened, the newest one (the old file, which
+ * the new one will succeed). NULL: none, the client waits for a file. */
+struct follow_gen *follow_newest(const struct follow *f);
+
 /* True when the follower must be checked every FOLLOW_POLL_MS: it has no
  * inotify, or a file at the path failed to open and no event may come to
  * say that it would open now (a chmod, fds freed). */

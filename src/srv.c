@@ -774,7 +774,7 @@ client_close(struct srv *s, struct client *c)
 static void
 position_file(struct client *c, const struct req *req)
 {
-	struct follow_gen *g = c->st->follow.cur;
+	struct follow_gen *g = follow_newest(&c->st->follow);
 	off_t off;
 
 	if (g == NULL) {
@@ -838,9 +838,9 @@ start_stream(struct srv *s, struct client *c, const struct req *req)
 		return;
 	}
 	/* A file that exists but cannot be opened is a 503, unless an older
-	 * file is still current: then that one is served meanwhile. */
+	 * one is still open: then that one is served meanwhile. */
 	if ((!st->active && stream_activate(s, st) < 0) || (!st->is_pipe &&
-	    st->follow.cur == NULL && st->follow.error != 0 &&
+	    follow_newest(&st->follow) == NULL && st->follow.error != 0 &&
 	    st->follow.error != ENOENT)) {
 		answer_error(s, c, req, 503, "stream unavailable, see the server log");
 		return;

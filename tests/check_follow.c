@@ -694,7 +694,8 @@ START_TEST(unreadable_new_file_is_retried_until_chmod)
 	reader_begin();
 	r2 = follow_check(&f, &w);
 	e2 = f.error;
-	kept = f.cur == old && old->succ == NULL && old->size == 9;
+	kept = f.cur == old && old->succ == NULL && old->size == 9 &&
+	    follow_newest(&f) == old;
 	reader_end();
 	ck_assert_int_eq(r1, 0);
 	ck_assert_int_eq(e1, EACCES);
@@ -722,7 +723,7 @@ END_TEST
 
 START_TEST(unopenable_file_with_none_current_is_retried)
 {
-	struct follow_gen *old;
+	struct follow_gen *old, *newest;
 	struct rlimit lim;
 	int r1, e1, none;
 
@@ -734,20 +735,24 @@ START_TEST(unopenable_file_with_none_current_is_retried)
 	ck_assert_int_eq(rename(path, rotated), 0);
 	ck_assert_int_eq(follow_check(&f, &w), 1);	/* gone: none current */
 	ck_assert_ptr_null(f.cur);
+	ck_assert_ptr_null(follow_newest(&f));	/* new clients wait */
 	write_file(path, "new\n");
 	log_begin();
 	fds_exhaust(&lim);
 	r1 = follow_check(&f, &w);
 	e1 = f.error;
 	none = f.cur == NULL && old->succ == NULL;
+	newest = follow_newest(&f);
 	fds_restore(&lim);
 	ck_assert_int_eq(r1, 0);
 	ck_assert_int_eq(e1, EMFILE);
 	ck_assert(none);
+	ck_assert_ptr_eq(newest, old);		/* new clients get the old file */
 	ck_assert_int_eq(follow_check(&f, &w), 1);
 	log_end();
 	ck_assert_ptr_nonnull(f.cur);
 	ck_assert_ptr_eq(old->succ, f.cur);
+	ck_assert_ptr_eq(follow_newest(&f), f.cur);
 	ck_assert_int_eq(f.error, 0);
 	follow_gen_put(&f, &w, old);
 	follow_stop(&f, &w);
