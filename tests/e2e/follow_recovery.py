@@ -36,6 +36,12 @@ def logged_once(t, srv, needle):
     check(srv.alive(), "sse-tail exited")
 
 
+def ends_cleanly(srv):
+    """SIGTERM: exit 0 (under the sanitizers, a leak or an error is 99)."""
+    eq(srv.stop(), 0, "exit status on SIGTERM")
+    check("Sanitizer" not in srv.stderr_text(), "a sanitizer spoke: %r" % srv.stderr_text())
+
+
 def create_unreadable(t, path, as_nobody):
     """logrotate's create: a new empty file at path, mode 0600, owned by
     root while sse-tail runs as nobody (else mode 0, which its owner cannot
@@ -94,6 +100,7 @@ def _create_then_chmod(t, env=None):
         expect(x, [L("new3", 15)], 3, "a line appended to the new file")
     wait_until(lambda: log_count(srv, "no longer retrying") == 1, 3, "the recovery logged")
     eq(log_count(srv, "Permission denied (retrying)"), 1, "lines logged about the failure")
+    ends_cleanly(srv)
 
 
 @test
@@ -140,6 +147,7 @@ def _emfile_at_rotation(t, env=None):
     expect(r2, [L("new3", 15)], 3, "a new client's backlog")
     wait_until(lambda: log_count(srv, "no longer retrying") == 1, 3, "the recovery logged")
     eq(log_count(srv, "Too many open files (retrying)"), 1, "lines logged about the failure")
+    ends_cleanly(srv)
 
 
 @test
@@ -175,3 +183,4 @@ def unreadable_file_with_none_open_is_503_then_followed(t):
     expect(r, [L("new1", 5)], 5, "the waiting client after the chmod")
     r3 = srv.get("log")
     expect(r3, [L("new1", 5)], 5, "a new client after the chmod")
+    ends_cleanly(srv)
