@@ -17,8 +17,8 @@
 #define FILE_EVENTS	(IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 /* IN_ATTRIB on the directory reports a chmod of the file at the path
  * before it is opened (logrotate's create makes it 0600 first). */
-#define DIR_EVENTS	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | \
-			 IN_ATTRIB)
+#define DIR_EVENTS	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | \
+			 IN_DELETE | IN_ATTRIB)
 #define BACKLOG_CHUNK	65536
 
 void
