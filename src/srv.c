@@ -503,7 +503,7 @@ stream_activate(struct srv *s, struct stream *st)
 			return -1;
 		}
 		st->is_pipe = 0;
-		if (st->follow.polled)
+		if (follow_needs_poll(&st->follow))
 			schedule_poll(s);
 	}
 	st->active = 1;
@@ -810,7 +810,7 @@ client_close(struct srv *s, struct client *c)
 static void
 position_file(struct client *c, const struct req *req)
 {
-	struct follow_gen *g = c->st->follow.cur;
+	struct follow_gen *g = follow_newest(&c->st->follow);
 	off_t off;
 
 	if (g == NULL) {
@@ -873,7 +873,11 @@ start_stream(struct srv *s, struct client *c, const struct req *req)
 		answer_error(s, c, req, 503, "too many clients, try again later");
 		return;
 	}
-	if (!st->active && stream_activate(s, st) < 0) {
+	/* A file that exists but cannot be opened is a 503, unless an older
+	 * one is still open: then that one is served meanwhile. */
+	if ((!st->active && stream_activate(s, st) < 0) || (!st->is_pipe &&
+	    follow_newest(&st->follow) == NULL && st->follow.error != 0 &&
+	    st->follow.error != ENOENT)) {
 		answer_error(s, c, req, 503, "stream unavailable, see the server log");
 		return;
 	}
@@ -1209,7 +1213,7 @@ check_stream(struct srv *s, struct stream *st)
 {
 	if (follow_check(&st->follow, &s->watch))
 		wake_stream(s, st);
-	if (st->follow.polled)
+	if (follow_needs_poll(&st->follow))
 		schedule_poll(s);
 }
 
@@ -1258,7 +1262,8 @@ poll_streams(struct srv *s, int64_t now)
 	for (i = 0; i < s->cfg->nstreams; i++) {
 		struct stream *st = s->streams[i];
 
-		if (st->active && !st->is_pipe && st->follow.polled) {
+		if (st->active && !st->is_pipe &&
+		    follow_needs_poll(&st->follow)) {
 			check_stream(s, st);
 			any = 1;
 		}
