@@ -18,6 +18,8 @@
 #define FCGI_END_REQUEST	3
 #define FCGI_STDOUT		6
 #define ACCEPT_STACK		(256 * 1024)
+#define FRONT_STR_(x)		#x
+#define FRONT_STR(x)		FRONT_STR_(x)
 
 static void
 record_header(unsigned char *h, int type, uint16_t id, size_t len)
@@ -52,7 +54,9 @@ front_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 204: return "No Content";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 503: return "Service Unavailable";
@@ -67,28 +71,72 @@ front_headers(char *dst, int status, const char *content_type,
 	int n;
 
 	n = snprintf(dst, FRONT_HEADERS_MAX,
-	    "Status: %d %s\r\nContent-Type: %s\r\n%s%s\r\n",
-	    status, front_reason(status), content_type,
-	    status == 200 && strcmp(content_type, "text/event-stream") == 0
+	    "Status: %d %s\r\n%s%s%s%s%s\r\n",
+	    status, front_reason(status),
+	    content_type ? "Content-Type: " : "", content_type ? content_type : "",
+	    content_type ? "\r\n" : "",
+	    status == 200 && content_type != NULL &&
+	    strcmp(content_type, "text/event-stream") == 0
 		? "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\n"
 		: "Cache-Control: no-cache\r\n",
 	    extra ? extra : "");
 	return n < FRONT_HEADERS_MAX ? (size_t)n : FRONT_HEADERS_MAX - 1;
 }
 
+const char *
+front_access_headers(char *dst, const struct req *req, const char *extra)
+{
+	int cors = req->allow_origin != NULL;
+
+	/* A listed origin may read with credentials (cookies, HTTP auth:
+	 * EventSource's withCredentials); "*" never may, as CORS says. */
+	snprintf(dst, FRONT_ACCESS_MAX, "%s%s%s%s%s%s%s",
+	    extra ? extra : "",
+	    req->vary_origin ? "Vary: Origin\r\n" : "",
+	    cors ? "Access-Control-Allow-Origin: " : "",
+	    cors ? req->allow_origin : "", cors ? "\r\n" : "",
+	    cors && strcmp(req->allow_origin, "*") != 0
+		? "Access-Control-Allow-Credentials: true\r\n" : "",
+	    cors && req->kind == REQ_PREFLIGHT
+		? "Access-Control-Allow-Methods: GET, HEAD\r\n"
+		  /* EventSource sends it when it reconnects. */
+		  "Access-Control-Allow-Headers: Last-Event-ID\r\n"
+		  "Access-Control-Max-Age: " FRONT_STR(FRONT_CORS_MAX_AGE) "\r\n"
+		: "");
+	return dst;
+}
+
+/* Decides a request from its parameters, got by name from get(arg, NAME):
+ * getenv for CGI, the FastCGI PARAMS otherwise. The one list of the
+ * parameters sse-tail reads. */
 static void
-decide(const struct cfg *cfg, struct front_conn *conn, const char *method,
-    const char *path_info, const char *query, const char *last_id,
-    const char *accept)
+decide(const struct cfg *cfg, struct front_conn *conn,
+    const char *(*get)(void *, const char *), void *arg)
 {
 	struct req_params p;
 
-	p.method = method;
-	p.path_info = path_info;
-	p.query = query;
-	p.last_event_id = last_id;
-	p.accept = accept;
+	p.method = get(arg, "REQUEST_METHOD");
+	p.path_info = get(arg, "PATH_INFO");
+	p.query = get(arg, "QUERY_STRING");
+	p.last_event_id = get(arg, "HTTP_LAST_EVENT_ID");
+	p.accept = get(arg, "HTTP_ACCEPT");
+	p.remote_user = get(arg, "REMOTE_USER");
+	p.origin = get(arg, "HTTP_ORIGIN");
+	p.cors_method = get(arg, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
 	req_parse(cfg, &p, &conn->req);
+}
+
+static const char *
+get_env(void *arg, const char *name)
+{
+	(void)arg;
+	return getenv(name);
+}
+
+static const char *
+get_fcgx(void *arg, const char *name)
+{
+	return FCGX_GetParam(name, ((FCGX_Request *)arg)->envp);
 }
 
 void
@@ -97,9 +145,7 @@ front_cgi_request(const struct cfg *cfg, struct front_conn *conn)
 	memset(conn, 0, sizeof(*conn));
 	conn->fd_in = -1;
 	conn->fd_out = STDOUT_FILENO;
-	decide(cfg, conn, getenv("REQUEST_METHOD"), getenv("PATH_INFO"),
-	    getenv("QUERY_STRING"), getenv("HTTP_LAST_EVENT_ID"),
-	    getenv("HTTP_ACCEPT"));
+	decide(cfg, conn, get_env, NULL);
 }
 
 struct acceptor {
@@ -138,11 +184,7 @@ accept_main(void *arg)
 		conn.fd_in = conn.fd_out = r.ipcFd;
 		conn.fcgi = 1;
 		conn.request_id = (uint16_t)r.requestId;
-		decide(a->cfg, &conn, FCGX_GetParam("REQUEST_METHOD", r.envp),
-		    FCGX_GetParam("PATH_INFO", r.envp),
-		    FCGX_GetParam("QUERY_STRING", r.envp),
-		    FCGX_GetParam("HTTP_LAST_EVENT_ID", r.envp),
-		    FCGX_GetParam("HTTP_ACCEPT", r.envp));
+		decide(a->cfg, &conn, get_fcgx, &r);
 		r.ipcFd = -1;
 		FCGX_Free(&r, 0);
 		fcntl(conn.fd_in, F_SETFD, FD_CLOEXEC);

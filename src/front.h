@@ -13,7 +13,9 @@
 #define FCGI_HEADER_LEN		8
 #define FCGI_RECORD_MAX		65535	/* content bytes of one record */
 #define FRONT_END_LEN		24	/* empty STDOUT + END_REQUEST */
-#define FRONT_HEADERS_MAX	512
+#define FRONT_HEADERS_MAX	1024
+#define FRONT_ACCESS_MAX	640	/* front_access_headers' dst */
+#define FRONT_CORS_MAX_AGE	3600	/* seconds a browser keeps a preflight */
 
 /* A request, decided, on its way from the acceptor to the event loop. */
 struct front_conn {
@@ -32,9 +34,16 @@ void front_record_header(unsigned char h[FCGI_HEADER_LEN], uint16_t id,
  * END_REQUEST (status 0, REQUEST_COMPLETE). Returns FRONT_END_LEN. */
 size_t front_end_request(unsigned char *dst, uint16_t id);
 
-/* Writes CGI response headers and the blank line; extra is NULL or more
- * header lines, each ending in "\r\n". Returns the length. */
+/* Writes CGI response headers and the blank line; content_type NULL
+ * for none (204); extra is NULL or more header lines, each ending in
+ * "\r\n". Returns the length. */
 size_t front_headers(char *dst, int status, const char *content_type,
+    const char *extra);
+
+/* Writes to dst (FRONT_ACCESS_MAX bytes) extra (NULL, or header lines
+ * of at most 64 bytes), then the CORS and Vary headers that req calls
+ * for. Returns dst. */
+const char *front_access_headers(char *dst, const struct req *req,
     const char *extra);
 
 /* The reason phrase of an HTTP status sse-tail sends. */
