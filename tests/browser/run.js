@@ -12,7 +12,7 @@ const only = process.argv.slice(2);
 
 function check(cond, msg) { if (!cond) throw new Error(msg); }
 function eq(a, b, msg) {
-  const ja = JSON.stringify(a), jb = JSON.stringify(b);
+  const ja = String(JSON.stringify(a)), jb = String(JSON.stringify(b));
   if (ja !== jb) throw new Error(`${msg}: got ${ja.slice(0, 400)}, want ${jb.slice(0, 400)}`);
 }
 async function until(fn, ms, what) {
