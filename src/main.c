@@ -1,5 +1,6 @@
 /* main.c - options, hardening, and the choice between FastCGI and CGI. */
 #include <errno.h>
+#include <fcgiapp.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
@@ -285,7 +286,7 @@ main(int argc, char **argv)
 	};
 	const char *config = getenv("SSE_TAIL_CONFIG"), *listen_addr = NULL;
 	const char *unix_path = NULL, *group_arg = NULL;
-	struct front_conn conn;
+	struct req req;
 	long mode = -1;
 	gid_t group = (gid_t)-1;
 	struct cfg cfg;
@@ -364,7 +365,9 @@ main(int argc, char **argv)
 		}
 	} else if ((listen_fd = systemd_socket()) >= 0)
 		;
-	else if (is_listening_socket(STDIN_FILENO))
+	else if (!FCGX_IsCGI() && is_listening_socket(STDIN_FILENO))
+		/* libfcgi's own test (fd 0 is a socket with no peer), as
+		 * spawners expect, and it must listen. */
 		listen_fd = STDIN_FILENO;
 	else if (getenv("GATEWAY_INTERFACE") == NULL) {
 		log_msg("not started by a web server: give --listen ADDR, pass "
@@ -378,19 +381,16 @@ main(int argc, char **argv)
 
 	/* A gone client must be an error from write, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((srv = srv_new(&cfg)) == NULL) {
-		cfg_free(&cfg);
+	if (listen_fd < 0)
+		front_cgi_request(&cfg, &req);	/* before srv takes cfg */
+	if ((srv = srv_new(config, &cfg)) == NULL)
 		return 1;
-	}
-	if (listen_fd < 0) {
-		front_cgi_request(&cfg, &conn);
-		srv_submit(srv, &conn);
-		status = srv_run(srv, -1, 1);
-	} else
-		status = srv_run(srv, listen_fd, 0);
+	if (listen_fd < 0)
+		status = srv_run_cgi(srv, &req);
+	else
+		status = srv_run(srv, listen_fd);
 	srv_free(srv);
 	if (unix_path != NULL)
 		unlink(unix_path);
-	cfg_free(&cfg);
 	return status;
 }

@@ -18,6 +18,7 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import harness  # noqa: E402
 import tests  # noqa: E402,F401  (registers the tests)
+import signals  # noqa: E402,F401
 import access  # noqa: E402,F401
 
 
