@@ -516,6 +516,21 @@ same_string(const char *a, const char *b)
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* Two access lists with the same words in the same order, or both unset. */
+static int
+same_list(const char *a, const char *b)
+{
+	const char *wa = NULL, *wb = NULL;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	do {
+		wa = cfg_list_next(a, wa);
+		wb = cfg_list_next(b, wb);
+	} while (wa != NULL && wb != NULL && strcmp(wa, wb) == 0);
+	return wa == NULL && wb == NULL;
+}
+
 int
 cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b)
 {
@@ -523,7 +538,11 @@ cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b)
 	    same_string(a->event, b->event) && a->heartbeat == b->heartbeat &&
 	    a->retry == b->retry && a->backlog == b->backlog &&
 	    a->max_clients == b->max_clients && a->max_line == b->max_line &&
-	    a->buffer == b->buffer;
+	    a->buffer == b->buffer &&
+	    /* A stream whose access changed ends its clients: who may read
+	     * it is decided when a client connects. */
+	    same_list(a->allow_users, b->allow_users) &&
+	    same_list(a->allow_origin, b->allow_origin);
 }
 
 const struct cfg_stream *

@@ -531,6 +531,35 @@ START_TEST(access_key_given_twice_is_refused)
 }
 END_TEST
 
+START_TEST(access_lists_count_in_stream_equality)
+{
+	struct cfg other;
+	char err2[256];
+	const char *base = "[stream s]\npath = /s\nallow-users = a b\n";
+	const char *texts[] = {
+		"[stream s]\npath = /s\n",
+		"[stream s]\npath = /s\nallow-users = a\n",
+		"[stream s]\npath = /s\nallow-users = a b c\n",
+		"[stream s]\npath = /s\nallow-users = b a\n",
+		"[stream s]\npath = /s\nallow-users = a b\nallow-origin = *\n",
+	};
+	size_t i;
+
+	ck_assert_int_eq(parse(base), 0);
+	ck_assert_int_eq(cfg_parse(&other, "allow-users = a  b\n[stream s]\n"
+	    "path = /s\n", "o", err2, sizeof(err2)), 0);
+	ck_assert(cfg_stream_equal(&cfg.streams[0], &other.streams[0]));
+	cfg_free(&other);
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		ck_assert_int_eq(cfg_parse(&other, texts[i], "o", err2,
+		    sizeof(err2)), 0);
+		ck_assert_msg(!cfg_stream_equal(&cfg.streams[0], &other.streams[0]),
+		    "equal to \"%s\"", texts[i]);
+		cfg_free(&other);
+	}
+}
+END_TEST
+
 Suite *
 cfg_suite(void)
 {
@@ -592,6 +621,7 @@ cfg_suite(void)
 	tcase_add_test(tc, user_name_over_256_bytes_is_refused);
 	tcase_add_test(tc, star_must_stand_alone);
 	tcase_add_test(tc, access_key_given_twice_is_refused);
+	tcase_add_test(tc, access_lists_count_in_stream_equality);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -345,3 +345,23 @@ def access_allow_users_on_tcp_warns_at_start(t):
     # A unix socket anyone may connect to is as open as TCP.
     s = t.start(conf, args=("--socket-mode", "0666"))
     wait_until(lambda: "warning" in s.stderr_text(), 5, "the warning for a 0666 socket")
+
+
+@test
+def access_sighup_that_restricts_a_stream_ends_its_clients(t):
+    from signals import hup_and_wait
+    conf, path = access_conf(t)
+    srv = t.start(conf)
+    ro = opened(srv.get("open", extra=user("carol")))
+    rt = opened(srv.get("team", extra=user("alice")))
+    expect(ro, [L("one", 4), L("two", 8)])
+    expect(rt, [L("one", 4), L("two", 8)])
+    # open gets allow-users; team is left as it was.
+    text = open(conf).read().replace("[stream open]\npath = %s\n" % path,
+                                     "[stream open]\npath = %s\nallow-users = alice\n" % path)
+    t.write(conf, text)
+    hup_and_wait(t, srv, 0)
+    ro.wait_end(5.0)
+    check(not rt.ended, "team's client was ended though team did not change")
+    expect_error(t, srv.answer("open", extra=user("carol")), 403, paths=(path,))
+    opened(srv.get("open", extra=user("alice")))
