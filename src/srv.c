@@ -408,18 +408,20 @@ client_end(struct srv *s, struct client *c)
 	enqueue(s, c);
 }
 
-/* A whole answer that is not a stream: headers, body, end. */
+/* A whole answer that is not a stream: headers (with req's CORS ones),
+ * body, end. */
 static void
-answer(struct srv *s, struct client *c, int head, int status,
+answer(struct srv *s, struct client *c, const struct req *req, int status,
     const char *type, const char *extra, const char *body)
 {
-	char headers[FRONT_HEADERS_MAX];
+	char headers[FRONT_HEADERS_MAX], access[FRONT_ACCESS_MAX];
 	struct iovec v[2];
 
 	v[0].iov_base = headers;
-	v[0].iov_len = front_headers(headers, status, type, extra);
+	v[0].iov_len = front_headers(headers, status, type,
+	    front_access_headers(access, req, extra));
 	v[1].iov_base = (void *)body;
-	v[1].iov_len = head || body == NULL ? 0 : strlen(body);
+	v[1].iov_len = req->head || body == NULL ? 0 : strlen(body);
 	if (client_write(s, c, v, 2, 0) < 0)
 		c->gone = 1;
 	client_end(s, c);
@@ -443,8 +445,7 @@ answer_error(struct srv *s, struct client *c, const struct req *req,
 		    retry > 0 ? retry : 1);
 	}
 	snprintf(body, sizeof(body), "%s\n", message);
-	answer(s, c, req->head, status, "text/plain; charset=utf-8", extra,
-	    body);
+	answer(s, c, req, status, "text/plain; charset=utf-8", extra, body);
 }
 
 /* ---- streams ---- */
@@ -861,11 +862,11 @@ static void
 start_stream(struct srv *s, struct client *c, const struct req *req)
 {
 	struct stream *st = s->streams[req->stream];
-	char start[FRONT_HEADERS_MAX + 64];
+	char start[FRONT_HEADERS_MAX + 64], access[FRONT_ACCESS_MAX];
 	size_t len;
 
 	if (req->head) {
-		answer(s, c, 1, 200, "text/event-stream", NULL, NULL);
+		answer(s, c, req, 200, "text/event-stream", NULL, NULL);
 		return;
 	}
 	if (s->nclients >= (size_t)s->cfg->defaults.max_clients ||
@@ -890,7 +891,8 @@ start_stream(struct srv *s, struct client *c, const struct req *req)
 	else
 		position_file(c, req);
 	/* The body starts at once, so that the client's open event fires. */
-	len = front_headers(start, 200, "text/event-stream", NULL);
+	len = front_headers(start, 200, "text/event-stream",
+	    front_access_headers(access, req, NULL));
 	len += (size_t)sprintf(start + len, "retry: %d\n: sse-tail\n\n",
 	    st->cfg->retry);
 	if (client_write1(s, c, start, len) < 0)
@@ -955,16 +957,19 @@ request_start(struct srv *s, struct client *c, const struct req *req)
 		answer_error(s, c, req, req->status, req->message);
 		return;
 	case REQ_INDEX_JSON:
-		body = page_index_json(s->cfg);
-		answer(s, c, req->head, 200, "application/json", NULL, body);
+		body = page_index_json(s->cfg, req);
+		answer(s, c, req, 200, "application/json", NULL, body);
 		break;
 	case REQ_INDEX_HTML:
-		body = page_index_html(s->cfg);
-		answer(s, c, req->head, 200, "text/html; charset=utf-8", NULL, body);
+		body = page_index_html(s->cfg, req);
+		answer(s, c, req, 200, "text/html; charset=utf-8", NULL, body);
 		break;
 	case REQ_VIEWER:
 		body = page_viewer(&s->cfg->streams[req->stream]);
-		answer(s, c, req->head, 200, "text/html; charset=utf-8", NULL, body);
+		answer(s, c, req, 200, "text/html; charset=utf-8", NULL, body);
+		break;
+	case REQ_PREFLIGHT:
+		answer(s, c, req, 204, NULL, NULL, NULL);
 		break;
 	case REQ_STREAM:
 		start_stream(s, c, req);
