@@ -6,6 +6,8 @@
  * until its follower or its heartbeat wakes it. Files are read with pread at
  * each client's own offset (the page cache is shared); a named pipe is read
  * once and framed once into a ring that its clients copy from. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/queue.h>
@@ -35,6 +37,7 @@
 
 #define BATCH		65536	/* bytes one client is given per turn */
 #define IN_CHUNK	65536	/* bytes read from a file at once */
+#define REQ_CHUNK	16384	/* bytes read from a web server at once */
 #define STOP_GRACE_MS	700	/* SIGTERM: time to flush, within the 1 s */
 #define LINGER_MS	2000	/* a finished connection waits for EOF */
 #define MAX_EVENTS	256
@@ -132,7 +135,7 @@ struct srv {
 	char *out;			/* one turn's framed output */
 	size_t out_cap;
 	char *in;			/* IN_CHUNK bytes read from a file */
-	unsigned char *req_in;		/* IN_CHUNK bytes read from a web server */
+	unsigned char *req_in;		/* REQ_CHUNK bytes read from a web server */
 	char *line;			/* the start of a long line */
 	size_t line_cap;
 	int stopping;			/* SIGTERM seen */
@@ -244,10 +247,15 @@ want_out(struct srv *s, struct client *c, int on)
 		return;
 	c->want_out = on;
 	ev.data.ptr = c;
-	ev.events = (c->fd_in >= 0 ? EPOLLIN | EPOLLRDHUP : 0) |
-	    (on ? EPOLLOUT : 0);
-	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd_out, &ev) < 0)
+	/* While the web server has not taken what was written, its input
+	 * waits too: a peer that sends without reading cannot make answers
+	 * pile up here. A gone peer still shows as EPOLLOUT or EPOLLERR. */
+	ev.events = on ? EPOLLOUT : c->fd_in >= 0 ? EPOLLIN | EPOLLRDHUP : 0;
+	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd_out, &ev) < 0) {
 		log_msg("epoll_ctl MOD: %s", strerror(errno));
+		c->gone = 1;		/* it would stall: close it */
+		enqueue(s, c);
+	}
 }
 
 static int
@@ -790,7 +798,7 @@ client_close(struct srv *s, struct client *c)
 		 * the web server gets the whole response; a peer that keeps
 		 * sending gets its RST. */
 		for (i = 0; i < DRAIN_READS; i++)
-			if (read(c->fd_in, s->req_in, IN_CHUNK) <= 0)
+			if (read(c->fd_in, s->req_in, REQ_CHUNK) <= 0)
 				break;
 		close(c->fd_in);
 	} else if (c->pollable)
@@ -1043,8 +1051,6 @@ reading_stop(struct srv *s, struct client *c)
 	TAILQ_REMOVE(&s->reading, c, rd_link);
 	c->reading = 0;
 	s->nreading--;
-	if (s->nreading < READING_MAX && s->accept_resume < 0 && !s->stopping)
-		listen_set(s, 1);
 }
 
 /* A kept connection (FCGI_KEEP_CONN) whose response has ended waits for
@@ -1090,7 +1096,10 @@ request_abort(struct srv *s, struct client *c)
 static int
 conn_feed(struct srv *s, struct client *c, const unsigned char *p, size_t n)
 {
-	while (n > 0 && !c->gone) {
+	/* Once END_REQUEST is on its way (and the connection is not kept),
+	 * nothing more of the peer's counts: not an aborted request's late
+	 * PARAMS. */
+	while (n > 0 && !c->gone && !c->ending) {
 		enum fcgi_event ev;
 		size_t used = fcgi_read(&c->rd, p, n, &ev);
 		struct iovec v;
@@ -1131,12 +1140,14 @@ client_input(struct srv *s, struct client *c)
 	int i;
 
 	for (i = 0; i < DRAIN_READS; i++) {
-		ssize_t n = read(c->fd_in, s->req_in, IN_CHUNK);
+		ssize_t n = read(c->fd_in, s->req_in, REQ_CHUNK);
 
 		if (n > 0) {
 			if (!c->lingering && conn_feed(s, c, s->req_in,
 			    (size_t)n) < 0)
 				return -1;
+			if (pending(c))
+				break;	/* want_out paused the input */
 			continue;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
@@ -1148,21 +1159,26 @@ client_input(struct srv *s, struct client *c)
 }
 
 /* The listening socket is readable: takes what connections there are,
- * ACCEPT_BATCH at most a turn and READING_MAX being read at once. */
+ * ACCEPT_BATCH at most a turn; at most READING_MAX are being read at
+ * once, the oldest making room for the newest. */
 static void
 accept_ready(struct srv *s)
 {
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		int fd, size = SNDBUF_BYTES;
+		int fd, size = SNDBUF_BYTES, one = 1;
 		struct sockaddr_storage peer;
 		socklen_t peer_len = sizeof(peer);
 		struct client *c;
 
 		if (s->nreading >= READING_MAX) {
-			listen_set(s, 0);	/* reading_stop resumes */
-			return;
+			/* Full of requests not in yet: a web server's arrive in
+			 * full within a turn, so the oldest is a silent peer's.
+			 * Make room rather than stop accepting. */
+			notice(s, "FastCGI connection closed: %d requests being "
+			    "read, this one the oldest", READING_MAX);
+			client_close(s, TAILQ_FIRST(&s->reading));
 		}
 		fd = accept4(s->listen_fd, (struct sockaddr *)&peer, &peer_len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1188,6 +1204,10 @@ accept_ready(struct srv *s)
 		 * what a slow client has not taken. */
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
 			log_msg("setsockopt SO_SNDBUF: %s", strerror(errno));
+		/* Each write is whole events: Nagle would only hold them. */
+		if (peer.ss_family != AF_UNIX && setsockopt(fd, IPPROTO_TCP,
+		    TCP_NODELAY, &one, sizeof(one)) < 0)
+			log_msg("setsockopt TCP_NODELAY: %s", strerror(errno));
 		if ((c = client_new(s, fd, fd, 1)) != NULL)
 			reading_start(s, c);
 	}
@@ -1568,7 +1588,7 @@ run(struct srv *s, int once)
 			timeout = next;
 		if (s->accept_resume >= 0 && s->accept_resume <= now) {
 			s->accept_resume = -1;
-			if (s->nreading < READING_MAX)
+			if (!s->stopping)
 				listen_set(s, 1);
 		}
 		if (s->accept_resume >= 0 &&
@@ -1693,7 +1713,7 @@ srv_new(const char *config_path, struct cfg *cfg)
 	s->accept_resume = -1;
 	TAILQ_INIT(&s->reading);
 	s->in = malloc(IN_CHUNK);
-	s->req_in = malloc(IN_CHUNK);
+	s->req_in = malloc(REQ_CHUNK);
 	s->streams = calloc(s->cfg->nstreams ? s->cfg->nstreams : 1,
 	    sizeof(*s->streams));
 	if (s->in == NULL || s->req_in == NULL || s->streams == NULL ||
