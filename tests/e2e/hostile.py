@@ -10,7 +10,6 @@ import os
 import random
 import re
 import selectors
-import socket
 import struct
 import subprocess
 import sys
