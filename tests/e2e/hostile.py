@@ -499,6 +499,7 @@ def hostile_fcgi_truncated_pair_at_end_of_params_closes(t):
         ("a 4-byte length cut", b"\x80\x00"),
         ("a lone name length", b"\x05"),
         ("a 4-byte value length cut", b"\x04\x80\x00\x01"),
+        ("a pair declaring 0x40000000 + 0x40000000 bytes", b"\xc0\0\0\0\xc0\0\0\0abc"),
     ]
     for what, tail in cases:
         _closes(t, srv, begin(1) + rec(PARAMS, good + tail) + rec(PARAMS) + rec(STDIN),
@@ -548,6 +549,9 @@ def hostile_fcgi_second_begin_request_refused_cant_mpx_first_goes_on(t):
     eq(e.content[4], CANT_MPX_CONN, "protocolStatus of END_REQUEST for the second request")
     check(not c.stdout(2), "the second request got STDOUT %r" % c.stdout(2)[:200])
     check(not c.ended(1), "the first stream ended: %r" % c.ended(1))
+    # records of the active id that the reader does not use are ignored
+    check(c.send(rec(42, b"zz", 1) + rec(STDIN, b"late", 1) + rec(PARAMS, b"\x01\x01ab", 1)),
+          "closed on stray records")
     t.append(path, "after the second\n")
     c.wait(lambda x: b"data: after the second\n" in x.stdout(1), 2.0,
            "the first stream to go on")
@@ -729,6 +733,50 @@ def hostile_fcgi_abort_request_with_keep_conn_then_next_request(t):
     c.wait_stream_open(3, 2.0)
     t.append(path, "third\n")
     c.wait(lambda x: b"data: third\n" in x.stdout(3), 2.0, "a line on the third request")
+
+
+@test
+def hostile_fcgi_abort_before_params_end_answered(t):
+    # the web server gives up before the request is complete: a defined
+    # answer (END_REQUEST, or the connection closed), and nothing leaks
+    srv, path = start(t, mode="unix", glob="max-clients = 1")
+    for flags in (0, KEEP_CONN):
+        c = Raw(t, srv.addr, "abort in PARAMS, flags %d" % flags)
+        check(c.send(begin(1, flags=flags) + rec(PARAMS, b"\x04\x03HTTPabc") + rec(ABORT)),
+              "closed")
+        c.wait(lambda x: x.ended(1) or x.eof, 2.0, "END_REQUEST or the connection closed")
+        check(not c.stdout(1) or c.stdout(1) == b"", "STDOUT for an aborted request: %r"
+              % c.stdout(1)[:200])
+        if flags == KEEP_CONN and c.ended(1):
+            check(c.send(request_bytes(stream_params(), rid=2, flags=KEEP_CONN)), "closed")
+            c.wait_stream_open(2, 2.0)
+            c.close()
+        alive(srv, "after ABORT_REQUEST in PARAMS")
+    served(srv, 1.0, "a request after two aborted ones (max-clients = 1)")
+
+
+@test
+def hostile_fcgi_post_body_read_before_close(t):
+    # sse-tail reads the input to its end before it closes, so that its
+    # answer is not lost to a reset (TCP resets a socket closed unread)
+    srv, path = start(t)
+    for flags in (0, KEEP_CONN):
+        c = Raw(t, srv.addr, "POST of 4 MiB, flags %d" % flags)
+        body = b"b" * (4 * MiB)
+        p = stream_params(method="POST", extra={"CONTENT_LENGTH": str(len(body)),
+                                                "CONTENT_TYPE": "text/plain"})
+        msg = (begin(1, flags=flags) + stream_recs(PARAMS, fcgi.encode_params(p))
+               + rec(PARAMS) + stream_recs(STDIN, body) + rec(STDIN))
+        check(c.send(msg, timeout=5.0), "sse-tail closed or reset the connection while the "
+              "POST body was sent (%r); got %r" % (c.send_error, c.recs[-3:]))
+        c.wait_end(1, 3.0)
+        eq(c.status(1), 405, "status of a POST")
+        if flags == KEEP_CONN:
+            check(c.send(request_bytes(stream_params(), rid=2, flags=KEEP_CONN)), "closed")
+            c.wait_stream_open(2, 2.0)
+        else:
+            c.wait_eof(2.0)
+    alive(srv, "after POST bodies")
 
 
 @test
