@@ -49,18 +49,20 @@ struct fcgi_reader {
 	unsigned char body[8];	/* BEGIN_REQUEST's body */
 	size_t body_got;
 	/* a GET_VALUES record, read pair by pair without buffering it */
-	unsigned char gv_len[8];	/* the pair's length bytes */
-	size_t gv_len_got, gv_len_need;	/* need: 2 to 8, 0 before the first */
+	int gv_phase;		/* which part of a pair comes next */
+	unsigned char gv_lenbuf[4];	/* a length being read */
+	size_t gv_len_got;
 	size_t gv_name_len, gv_value_len, gv_name_got, gv_value_got;
-	char gv_name[16];		/* the start of the name */
-	unsigned gv_asked;		/* bit per known name, to answer once */
+	char gv_name[16];	/* the name, when it is short enough to be
+				 * one of the three sse-tail knows */
+	unsigned gv_asked;	/* a bit per known name, to answer each once */
 	/* the request */
 	enum fcgi_state state;
 	uint16_t request_id;	/* of the active request */
 	int keep_conn;		/* FCGI_KEEP_CONN: the web server closes */
 	char *params;		/* PARAMS bytes, then decoded (fcgi_param) */
 	size_t params_len, params_cap;
-	int params_overflow;	/* more than FCGI_PARAMS_MAX: answer 431 */
+	int params_overflow;	/* more than FCGI_PARAMS_MAX: a 400 */
 	/* what to send, with FCGI_EV_REPLY */
 	unsigned char reply[FCGI_REPLY_MAX];
 	size_t reply_len;

@@ -1,51 +1,10 @@
-/* front.c - the web server side: FastCGI records and the accept thread
- * (libfcgi), CGI parameters, and the CGI response headers. */
-#include <errno.h>
-#include <fcgiapp.h>
-#include <fcntl.h>
-#include <pthread.h>
+/* front.c - the web server side: a request's CGI parameters decided, and
+ * the CGI response headers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "front.h"
-#include "log.h"
-#include "srv.h"
-
-#define FCGI_VERSION_1		1
-#define FCGI_END_REQUEST	3
-#define FCGI_STDOUT		6
-#define ACCEPT_STACK		(256 * 1024)
-
-static void
-record_header(unsigned char *h, int type, uint16_t id, size_t len)
-{
-	h[0] = FCGI_VERSION_1;
-	h[1] = (unsigned char)type;
-	h[2] = (unsigned char)(id >> 8);
-	h[3] = (unsigned char)id;
-	h[4] = (unsigned char)(len >> 8);
-	h[5] = (unsigned char)len;
-	h[6] = 0;		/* no padding */
-	h[7] = 0;
-}
-
-void
-front_record_header(unsigned char h[FCGI_HEADER_LEN], uint16_t id, size_t len)
-{
-	record_header(h, FCGI_STDOUT, id, len);
-}
-
-size_t
-front_end_request(unsigned char *dst, uint16_t id)
-{
-	record_header(dst, FCGI_STDOUT, id, 0);
-	record_header(dst + 8, FCGI_END_REQUEST, id, 8);
-	memset(dst + 16, 0, 8);	/* appStatus 0, FCGI_REQUEST_COMPLETE */
-	return FRONT_END_LEN;
-}
 
 const char *
 front_reason(int status)
@@ -76,111 +35,53 @@ front_headers(char *dst, int status, const char *content_type,
 	return n < FRONT_HEADERS_MAX ? (size_t)n : FRONT_HEADERS_MAX - 1;
 }
 
+typedef const char *(*param_fn)(const char *name, const void *from);
+
 static void
-decide(const struct cfg *cfg, struct front_conn *conn, const char *method,
-    const char *path_info, const char *query, const char *last_id,
-    const char *accept)
+decide(const struct cfg *cfg, param_fn get, const void *from, struct req *req)
 {
 	struct req_params p;
 
-	p.method = method;
-	p.path_info = path_info;
-	p.query = query;
-	p.last_event_id = last_id;
-	p.accept = accept;
-	req_parse(cfg, &p, &conn->req);
+	p.method = get("REQUEST_METHOD", from);
+	p.path_info = get("PATH_INFO", from);
+	p.query = get("QUERY_STRING", from);
+	p.last_event_id = get("HTTP_LAST_EVENT_ID", from);
+	p.accept = get("HTTP_ACCEPT", from);
+	req_parse(cfg, &p, req);
+}
+
+static const char *
+env_param(const char *name, const void *unused)
+{
+	(void)unused;
+	return getenv(name);
 }
 
 void
-front_cgi_request(const struct cfg *cfg, struct front_conn *conn)
+front_cgi_request(const struct cfg *cfg, struct req *req)
 {
-	memset(conn, 0, sizeof(*conn));
-	conn->fd_in = -1;
-	conn->fd_out = STDOUT_FILENO;
-	decide(cfg, conn, getenv("REQUEST_METHOD"), getenv("PATH_INFO"),
-	    getenv("QUERY_STRING"), getenv("HTTP_LAST_EVENT_ID"),
-	    getenv("HTTP_ACCEPT"));
+	decide(cfg, env_param, NULL, req);
 }
 
-struct acceptor {
-	int listen_fd;
-	const struct cfg *cfg;
-	struct srv *srv;
-};
-
-/* libfcgi does what it is good at, accepting a connection and reading the
- * request's parameters; then it lets go of the connection (ipcFd = -1, so
- * that the next FCGX_Accept_r does not close it) and the event loop writes
- * the FastCGI records itself. */
-static void *
-accept_main(void *arg)
+static const char *
+fcgi_reader_param(const char *name, const void *reader)
 {
-	struct acceptor *a = arg;
-	FCGX_Request r;
-
-	pthread_cleanup_push(free, a);
-	FCGX_InitRequest(&r, a->listen_fd, 0);
-	for (;;) {
-		struct front_conn conn;
-		int rc = FCGX_Accept_r(&r);
-
-		if (rc < 0) {
-			struct timespec backoff = { 0, 100 * 1000 * 1000 };
-
-			if (srv_stopping(a->srv))
-				break;
-			/* EMFILE and the like: wait, and keep serving. */
-			log_msg("accept: %s", strerror(-rc));
-			nanosleep(&backoff, NULL);
-			continue;
-		}
-		memset(&conn, 0, sizeof(conn));
-		conn.fd_in = conn.fd_out = r.ipcFd;
-		conn.fcgi = 1;
-		conn.request_id = (uint16_t)r.requestId;
-		decide(a->cfg, &conn, FCGX_GetParam("REQUEST_METHOD", r.envp),
-		    FCGX_GetParam("PATH_INFO", r.envp),
-		    FCGX_GetParam("QUERY_STRING", r.envp),
-		    FCGX_GetParam("HTTP_LAST_EVENT_ID", r.envp),
-		    FCGX_GetParam("HTTP_ACCEPT", r.envp));
-		r.ipcFd = -1;
-		FCGX_Free(&r, 0);
-		fcntl(conn.fd_in, F_SETFD, FD_CLOEXEC);
-		srv_submit(a->srv, &conn);
-	}
-	pthread_cleanup_pop(1);
-	return NULL;
-}
-
-int
-front_start_acceptor(int listen_fd, const struct cfg *cfg, struct srv *srv,
-    pthread_t *thread)
-{
-	struct acceptor *a;
-	pthread_attr_t attr;
-	int rc;
-
-	if ((a = malloc(sizeof(*a))) == NULL)
-		return -1;
-	a->listen_fd = listen_fd;
-	a->cfg = cfg;
-	a->srv = srv;
-	FCGX_Init();
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, ACCEPT_STACK);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(thread, &attr, accept_main, a);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		free(a);
-		errno = rc;
-		return -1;
-	}
-	return 0;
+	return fcgi_param(reader, name);
 }
 
 void
-front_stop_acceptor(pthread_t thread)
+front_fcgi_request(const struct cfg *cfg, const struct fcgi_reader *r,
+    struct req *req)
 {
-	pthread_cancel(thread);
+	if (r->params_overflow) {
+		memset(req, 0, sizeof(*req));
+		req->kind = REQ_ERROR;
+		req->status = 400;
+		req->message = "request parameters over 64 KiB";
+		req->stream = -1;
+		req->last_id = -1;
+		req->lines = -1;
+		return;
+	}
+	decide(cfg, fcgi_reader_param, r, req);
 }

@@ -1,36 +1,14 @@
-/* front.h - the web server side: FastCGI records and the accept thread
- * (libfcgi), CGI parameters, and the CGI response headers. */
+/* front.h - the web server side: a request's CGI parameters (from the
+ * environment, or from a FastCGI request's PARAMS) decided, and the CGI
+ * response headers. */
 #ifndef SSE_TAIL_FRONT_H
 #define SSE_TAIL_FRONT_H
 
-#include <pthread.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "cfg.h"
+#include "fcgi.h"
 #include "req.h"
 
-#define FCGI_HEADER_LEN		8
-#define FCGI_RECORD_MAX		65535	/* content bytes of one record */
-#define FRONT_END_LEN		24	/* empty STDOUT + END_REQUEST */
 #define FRONT_HEADERS_MAX	512
-
-/* A request, decided, on its way from the acceptor to the event loop. */
-struct front_conn {
-	int fd_in;		/* read for hang-up; -1 for none (CGI) */
-	int fd_out;		/* the response goes here */
-	int fcgi;		/* frame the response as FastCGI records */
-	uint16_t request_id;
-	struct req req;
-};
-
-/* Writes the header of a FastCGI STDOUT record of len bytes. */
-void front_record_header(unsigned char h[FCGI_HEADER_LEN], uint16_t id,
-    size_t len);
-
-/* Writes the end of a FastCGI response: an empty STDOUT record and
- * END_REQUEST (status 0, REQUEST_COMPLETE). Returns FRONT_END_LEN. */
-size_t front_end_request(unsigned char *dst, uint16_t id);
 
 /* Writes CGI response headers and the blank line; extra is NULL or more
  * header lines, each ending in "\r\n". Returns the length. */
@@ -41,18 +19,11 @@ size_t front_headers(char *dst, int status, const char *content_type,
 const char *front_reason(int status);
 
 /* Decides a CGI request from the environment. */
-void front_cgi_request(const struct cfg *cfg, struct front_conn *conn);
+void front_cgi_request(const struct cfg *cfg, struct req *req);
 
-struct srv;
-/* Starts the thread that accepts FastCGI connections on listen_fd with
- * libfcgi, decides each request and hands it to srv_submit. Returns 0 and
- * sets *thread, or -1 with errno. */
-int front_start_acceptor(int listen_fd, const struct cfg *cfg, struct srv *srv,
-    pthread_t *thread);
-
-/* Stops accepting: cancels the thread (it blocks in accept or read, both
- * cancellation points). The listening socket is left alone: spawn-fcgi -F
- * children share it, and they go on accepting. */
-void front_stop_acceptor(pthread_t thread);
+/* Decides a FastCGI request from the parameters the reader holds (after
+ * FCGI_EV_REQUEST); parameters over FCGI_PARAMS_MAX are a 400. */
+void front_fcgi_request(const struct cfg *cfg, const struct fcgi_reader *r,
+    struct req *req);
 
 #endif

@@ -1,5 +1,6 @@
 /* main.c - options, hardening, and the choice between FastCGI and CGI. */
 #include <errno.h>
+#include <fcgiapp.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -183,7 +184,7 @@ main(int argc, char **argv)
 	};
 	const char *config = getenv("SSE_TAIL_CONFIG"), *listen_addr = NULL;
 	const char *unix_path = NULL;
-	struct front_conn conn;
+	struct req req;
 	struct cfg cfg;
 	struct srv *srv;
 	char err[512];
@@ -240,7 +241,9 @@ main(int argc, char **argv)
 		}
 	} else if ((listen_fd = systemd_socket()) >= 0)
 		;
-	else if (is_listening_socket(STDIN_FILENO))
+	else if (!FCGX_IsCGI() && is_listening_socket(STDIN_FILENO))
+		/* libfcgi's own test (fd 0 is a socket with no peer), as
+		 * spawners expect, and it must listen. */
 		listen_fd = STDIN_FILENO;
 	else if (getenv("GATEWAY_INTERFACE") == NULL) {
 		log_msg("not started by a web server: give --listen ADDR, pass "
@@ -256,11 +259,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (listen_fd < 0) {
-		front_cgi_request(&cfg, &conn);
-		srv_submit(srv, &conn);
-		status = srv_run(srv, -1, 1);
+		front_cgi_request(&cfg, &req);
+		status = srv_run_cgi(srv, &req);
 	} else
-		status = srv_run(srv, listen_fd, 0);
+		status = srv_run(srv, listen_fd);
 	srv_free(srv);
 	if (unix_path != NULL)
 		unlink(unix_path);

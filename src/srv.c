@@ -6,16 +6,9 @@
  * until its follower or its heartbeat wakes it. Files are read with pread at
  * each client's own offset (the page cache is shared); a named pipe is read
  * once and framed once into a ring that its clients copy from. */
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/queue.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,7 +16,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcgi.h"
 #include "follow.h"
+#include "front.h"
 #include "log.h"
 #include "page.h"
 #include "pipe.h"
@@ -36,8 +39,17 @@
 #define LINGER_MS	2000	/* a finished connection waits for EOF */
 #define MAX_EVENTS	256
 #define WIRE_IOV	256
+#define READING_MAX	512	/* connections whose request is not in yet */
+#define REQUEST_MS	5000	/* for a request to arrive in full */
+#define ACCEPT_BATCH	64	/* connections accepted per turn */
+#define ACCEPT_BACKOFF_MS 100	/* after EMFILE and the like */
+#define SNDBUF_BYTES	32768	/* a stream's socket send buffer (the
+				 * kernel doubles it): files are re-read
+				 * with pread, so a big one buys nothing */
+#define DRAIN_READS	4	/* reads of a connection's input per turn */
+#define NOTICE_MS	1000	/* a peer's protocol errors: a line a second */
 
-enum kind { K_CLIENT, K_SIGNAL, K_QUEUE, K_INOTIFY, K_PIPE };
+enum kind { K_CLIENT, K_SIGNAL, K_LISTEN, K_INOTIFY, K_PIPE };
 
 /* What an epoll event points at: the first member of each watched object. */
 struct source {
@@ -52,6 +64,7 @@ struct client {
 						 * or the linger list */
 	struct client *rq_prev, *rq_next;	/* the run queue */
 	struct client *all_prev, *all_next;	/* every client of the loop */
+	TAILQ_ENTRY(client) rd_link;	/* the reading list, oldest first */
 	struct stream *st;		/* NULL for a one-shot answer */
 	int fd_in;			/* watched for hang-up; -1 for none */
 	int fd_out;
@@ -62,6 +75,11 @@ struct client {
 	unsigned want_out:1;		/* EPOLLOUT armed */
 	unsigned pollable:1;		/* fd_out is in epoll */
 	unsigned lingering:1;		/* done; on the linger list */
+	unsigned reading:1;		/* waiting for a request: reading list */
+	unsigned gone:1;		/* close at its next turn */
+	int64_t deadline;		/* reading: ms by which the request
+					 * must be in */
+	struct fcgi_reader rd;		/* FastCGI: the request reader */
 	int64_t last_write;		/* ms: when output was last sent;
 					 * lingering: when it began */
 	char *pend;			/* output the socket has not taken */
@@ -88,16 +106,18 @@ struct stream {
 	size_t nclients;
 };
 
-struct queued {
-	struct queued *next;
-	struct front_conn conn;
-};
-
 struct srv {
 	const struct cfg *cfg;
 	int ep;
-	struct source sig_src, queue_src, inotify_src;
-	int sig_fd, queue_fd;
+	struct source sig_src, listen_src, inotify_src;
+	int sig_fd;
+	int listen_fd;			/* FastCGI: -1 in CGI mode */
+	int listening;			/* listen_fd is in epoll */
+	int64_t accept_resume;		/* ms: listen again (EMFILE); -1 */
+	TAILQ_HEAD(, client) reading;	/* requests still being read */
+	size_t nreading;
+	int64_t notice_at;		/* protocol errors: last logged */
+	unsigned notices_dropped;	/* not logged since */
 	struct follow_watch watch;
 	struct stream *streams;
 	size_t nclients;		/* open streams: max-clients */
@@ -109,13 +129,10 @@ struct srv {
 	char *out;			/* one turn's framed output */
 	size_t out_cap;
 	char *in;			/* IN_CHUNK bytes read from a file */
+	unsigned char *req_in;		/* IN_CHUNK bytes read from a web server */
 	char *line;			/* the start of a long line */
 	size_t line_cap;
-	pthread_mutex_t lock;		/* guards q_head, q_tail */
-	struct queued *q_head, *q_tail;
-	int stopping;			/* atomic: SIGTERM seen */
-	int accepting;			/* the acceptor thread runs */
-	pthread_t acceptor;
+	int stopping;			/* SIGTERM seen */
 	int64_t stop_deadline;
 	int64_t next_poll;		/* -1: nothing is polled */
 	int done;			/* once: the request is over */
@@ -123,12 +140,14 @@ struct srv {
 
 struct wire {
 	struct iovec v[WIRE_IOV];
-	unsigned char hdr[WIRE_IOV / 2][FCGI_HEADER_LEN];
+	unsigned char hdr[WIRE_IOV / 2][FCGI_HEADER_LEN];	/* STDOUT */
 	int n, nh;
 };
 
 static void client_close(struct srv *s, struct client *c);
 static void client_linger(struct srv *s, struct client *c);
+static void request_reset(struct srv *s, struct client *c);
+static void reading_stop(struct srv *s, struct client *c);
 
 static int64_t
 now_ms(void)
@@ -312,9 +331,10 @@ client_write(struct srv *s, struct client *c, const struct iovec *iov, int n,
 			if (w.n + 2 > WIRE_IOV && wire_flush(s, c, &w) < 0)
 				return -1;
 			if (c->fcgi && !raw) {
-				if (chunk > FCGI_RECORD_MAX)
-					chunk = FCGI_RECORD_MAX;
-				front_record_header(w.hdr[w.nh], c->request_id, chunk);
+				if (chunk > FCGI_MAX_LENGTH)
+					chunk = FCGI_MAX_LENGTH;
+				fcgi_header(w.hdr[w.nh], FCGI_STDOUT,
+				    c->request_id, chunk);
 				w.v[w.n].iov_base = w.hdr[w.nh++];
 				w.v[w.n++].iov_len = FCGI_HEADER_LEN;
 			}
@@ -366,17 +386,20 @@ flush_pend(struct srv *s, struct client *c)
 static void
 client_end(struct srv *s, struct client *c)
 {
-	if (c->ending)
+	if (c->ending || c->gone)
 		return;
 	c->ending = 1;
 	if (c->fcgi) {
-		unsigned char end[FRONT_END_LEN];
+		unsigned char end[FCGI_END_LEN];
 		struct iovec v;
 
 		v.iov_base = end;
-		v.iov_len = front_end_request(end, c->request_id);
-		if (client_write(s, c, &v, 1, 1) < 0) {
-			c->pend_off = c->pend_len;	/* gone: nothing to flush */
+		v.iov_len = fcgi_end_request(end, c->request_id);
+		if (client_write(s, c, &v, 1, 1) < 0)
+			c->gone = 1;
+		else if (c->rd.keep_conn && !s->stopping) {
+			request_reset(s, c);
+			return;
 		}
 	}
 	enqueue(s, c);
@@ -395,7 +418,7 @@ answer(struct srv *s, struct client *c, int head, int status,
 	v[1].iov_base = (void *)body;
 	v[1].iov_len = head || body == NULL ? 0 : strlen(body);
 	if (client_write(s, c, v, 2, 0) < 0)
-		c->pend_off = c->pend_len;
+		c->gone = 1;
 	client_end(s, c);
 }
 
@@ -693,8 +716,12 @@ client_run(struct srv *s, struct client *c)
 {
 	int rc;
 
-	if (pending(c))
-		return;		/* EPOLLOUT brings it back */
+	if (c->gone) {
+		client_close(s, c);
+		return;
+	}
+	if (c->reading || pending(c))
+		return;		/* input, or EPOLLOUT, brings it back */
 	if (c->ending || c->st == NULL) {
 		client_linger(s, c);
 		return;
@@ -749,12 +776,18 @@ client_linger(struct srv *s, struct client *c)
 static void
 client_close(struct srv *s, struct client *c)
 {
+	int i;
+
 	client_detach(s, c);
+	reading_stop(s, c);
+	fcgi_reader_free(&c->rd);
 	if (c->fd_in >= 0) {
 		/* Read what is left, so that close sends FIN, not RST, and
-		 * the web server gets the whole response. */
-		while (read(c->fd_in, s->in, IN_CHUNK) > 0)
-			;
+		 * the web server gets the whole response; a peer that keeps
+		 * sending gets its RST. */
+		for (i = 0; i < DRAIN_READS; i++)
+			if (read(c->fd_in, s->req_in, IN_CHUNK) <= 0)
+				break;
 		close(c->fd_in);
 	} else if (c->pollable)
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd_out, NULL);
@@ -853,38 +886,38 @@ start_stream(struct srv *s, struct client *c, const struct req *req)
 	len = front_headers(start, 200, "text/event-stream", NULL);
 	len += (size_t)sprintf(start + len, "retry: %d\n: sse-tail\n\n",
 	    st->cfg->retry);
-	if (client_write1(s, c, start, len) < 0) {
-		client_close(s, c);
-		return;
-	}
+	if (client_write1(s, c, start, len) < 0)
+		c->gone = 1;
 	enqueue(s, c);
 }
 
-static void
-client_start(struct srv *s, const struct front_conn *conn)
+/* Makes the client of a web server connection (FastCGI: fd_in is
+ * fd_out) or of CGI's stdout (fd_in -1). NULL when that fails: fd_in is
+ * then closed. */
+static struct client *
+client_new(struct srv *s, int fd_in, int fd_out, int fcgi)
 {
-	const struct req *req = &conn->req;
 	struct epoll_event ev;
 	struct client *c;
-	char *body = NULL;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_msg("calloc: %s", strerror(errno));
-		if (conn->fd_in >= 0)
-			close(conn->fd_in);
+		if (fd_in >= 0)
+			close(fd_in);
 		s->done = 1;
-		return;
+		return NULL;
 	}
 	c->src.kind = K_CLIENT;
-	c->fd_in = conn->fd_in;
-	c->fd_out = conn->fd_out;
-	c->fcgi = conn->fcgi;
-	c->request_id = conn->request_id;
+	c->fd_in = fd_in;
+	c->fd_out = fd_out;
+	c->fcgi = fcgi;
 	c->all_next = s->all;
 	if (s->all)
 		s->all->all_prev = c;
 	s->all = c;
 	s->nconns++;
+	fcgi_reader_init(&c->rd, (unsigned)s->cfg->defaults.max_clients,
+	    (unsigned)s->cfg->defaults.max_clients);
 	fcntl(c->fd_out, F_SETFL, fcntl(c->fd_out, F_GETFL) | O_NONBLOCK);
 	ev.data.ptr = c;
 	/* CGI: stdout alone, for EPOLLERR/EPOLLHUP (no RDHUP: the server
@@ -895,8 +928,17 @@ client_start(struct srv *s, const struct front_conn *conn)
 	else if (errno != EPERM) {	/* EPERM: a regular file, always ready */
 		log_msg("epoll_ctl ADD: %s", strerror(errno));
 		client_close(s, c);
-		return;
+		return NULL;
 	}
+	return c;
+}
+
+/* Answers a decided request on c. */
+static void
+request_start(struct srv *s, struct client *c, const struct req *req)
+{
+	char *body = NULL;
+
 	if (s->stopping) {
 		answer_error(s, c, req, 503, "shutting down");
 		return;
@@ -924,25 +966,231 @@ client_start(struct srv *s, const struct front_conn *conn)
 	free(body);
 }
 
-/* ---- the loop's own events ---- */
+/* ---- reading FastCGI requests ---- */
+
+/* A peer's protocol errors are logged, but at most a line a second: a
+ * hostile local user must not fill the error log. */
+static void __attribute__((format(printf, 2, 3)))
+notice(struct srv *s, const char *fmt, ...)
+{
+	int64_t now = now_ms();
+	char what[256];
+	va_list ap;
+
+	if (s->notice_at != 0 && now - s->notice_at < NOTICE_MS) {
+		s->notices_dropped++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (s->notices_dropped > 0)
+		log_msg("%s (and %u more such since the last)", what,
+		    s->notices_dropped);
+	else
+		log_msg("%s", what);
+	s->notice_at = now;
+	s->notices_dropped = 0;
+}
+
+/* Watches the listening socket, or stops. EPOLLEXCLUSIVE: processes that
+ * share it (spawn-fcgi -F, lighttpd's max-procs) are woken one at a
+ * time. */
+static void
+listen_set(struct srv *s, int on)
+{
+	struct epoll_event ev;
+
+	if (s->listen_fd < 0 || s->listening == on)
+		return;
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ev.data.ptr = &s->listen_src;
+	if (epoll_ctl(s->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->listen_fd,
+	    &ev) < 0) {
+		log_msg("epoll_ctl listening socket: %s", strerror(errno));
+		return;
+	}
+	s->listening = on;
+}
+
+/* c waits for a request: it must be in within REQUEST_MS. */
+static void
+reading_start(struct srv *s, struct client *c)
+{
+	c->reading = 1;
+	c->deadline = now_ms() + REQUEST_MS;
+	TAILQ_INSERT_TAIL(&s->reading, c, rd_link);
+	s->nreading++;
+}
 
 static void
-take_queue(struct srv *s)
+reading_stop(struct srv *s, struct client *c)
 {
-	struct queued *q, *next;
-	uint64_t count;
+	if (!c->reading)
+		return;
+	TAILQ_REMOVE(&s->reading, c, rd_link);
+	c->reading = 0;
+	s->nreading--;
+	if (s->nreading < READING_MAX && s->accept_resume < 0 && !s->stopping)
+		listen_set(s, 1);
+}
 
-	(void)!read(s->queue_fd, &count, sizeof(count));
-	pthread_mutex_lock(&s->lock);
-	q = s->q_head;
-	s->q_head = s->q_tail = NULL;
-	pthread_mutex_unlock(&s->lock);
-	for (; q != NULL; q = next) {
-		next = q->next;
-		client_start(s, &q->conn);
-		free(q);
+/* A kept connection (FCGI_KEEP_CONN) whose response has ended waits for
+ * the web server's next request. */
+static void
+request_reset(struct srv *s, struct client *c)
+{
+	client_detach(s, c);
+	c->ending = 0;
+	c->reset = NULL;
+	c->off = c->scan = 0;
+	c->seq = 0;
+	fcgi_request_done(&c->rd);
+	reading_start(s, c);
+}
+
+/* The request's parameters are in: decide it and answer. */
+static void
+request_in(struct srv *s, struct client *c)
+{
+	struct req req;
+
+	reading_stop(s, c);
+	c->request_id = c->rd.request_id;
+	front_fcgi_request(s->cfg, &c->rd, &req);
+	fcgi_reader_free(&c->rd);	/* the decision keeps nothing of it */
+	request_start(s, c, &req);
+}
+
+/* FCGI_ABORT_REQUEST: the web server gave up on the request. */
+static void
+request_abort(struct srv *s, struct client *c)
+{
+	if (c->reading) {	/* before its parameters were in */
+		reading_stop(s, c);
+		c->request_id = c->rd.request_id;
+	}
+	client_end(s, c);
+}
+
+/* Feeds what the web server sent to c's reader and acts on each event.
+ * Returns -1 when the connection must be closed. */
+static int
+conn_feed(struct srv *s, struct client *c, const unsigned char *p, size_t n)
+{
+	while (n > 0 && !c->gone) {
+		enum fcgi_event ev;
+		size_t used = fcgi_read(&c->rd, p, n, &ev);
+		struct iovec v;
+
+		p += used;
+		n -= used;
+		switch (ev) {
+		case FCGI_EV_NONE:
+			break;
+		case FCGI_EV_REQUEST:
+			request_in(s, c);
+			break;
+		case FCGI_EV_ABORT:
+			request_abort(s, c);
+			break;
+		case FCGI_EV_REPLY:
+			v.iov_base = c->rd.reply;
+			v.iov_len = c->rd.reply_len;
+			if (client_write(s, c, &v, 1, 1) < 0)
+				c->gone = 1;
+			break;
+		case FCGI_EV_ERROR:
+			notice(s, "FastCGI connection closed: %s", c->rd.error);
+			return -1;
+		}
+	}
+	return c->gone ? -1 : 0;
+}
+
+/* Reads what the web server sent, DRAIN_READS reads at most a turn so that
+ * one peer cannot hold the loop. Until the response is over it goes
+ * through the reader; then it is only drained. EOF means the web server
+ * closed the connection: its client went away. Returns -1 when the
+ * connection must be closed. */
+static int
+client_input(struct srv *s, struct client *c)
+{
+	int i;
+
+	for (i = 0; i < DRAIN_READS; i++) {
+		ssize_t n = read(c->fd_in, s->req_in, IN_CHUNK);
+
+		if (n > 0) {
+			if (!c->lingering && conn_feed(s, c, s->req_in,
+			    (size_t)n) < 0)
+				return -1;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		if (errno == EAGAIN)
+			break;
+	}
+	return 0;
+}
+
+/* The listening socket is readable: takes what connections there are,
+ * ACCEPT_BATCH at most a turn and READING_MAX being read at once. */
+static void
+accept_ready(struct srv *s)
+{
+	int i;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		int fd, size = SNDBUF_BYTES;
+		struct client *c;
+
+		if (s->nreading >= READING_MAX) {
+			listen_set(s, 0);	/* reading_stop resumes */
+			return;
+		}
+		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			/* EMFILE and the like: wait, and keep serving. */
+			notice(s, "accept: %s", strerror(errno));
+			listen_set(s, 0);
+			s->accept_resume = now_ms() + ACCEPT_BACKOFF_MS;
+			return;
+		}
+		/* Kernel memory per stream stays small whoever does not
+		 * read: a file is re-read with pread, a pipe's ring holds
+		 * what a slow client has not taken. */
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+			log_msg("setsockopt SO_SNDBUF: %s", strerror(errno));
+		if ((c = client_new(s, fd, fd, 1)) != NULL)
+			reading_start(s, c);
 	}
 }
+
+/* Closes the connections whose request did not arrive in time; returns
+ * ms until the next deadline, or -1. A kept connection that is idle
+ * between requests goes quietly. */
+static int64_t
+expire_reading(struct srv *s, int64_t now)
+{
+	struct client *c;
+
+	while ((c = TAILQ_FIRST(&s->reading)) != NULL && c->deadline <= now) {
+		if (c->request_id == 0 || c->rd.state != FCGI_IDLE ||
+		    c->rd.hdr_got > 0)
+			notice(s, "FastCGI connection closed: no complete "
+			    "request within %d s", REQUEST_MS / 1000);
+		client_close(s, c);
+	}
+	return c != NULL ? c->deadline - now : -1;
+}
+
+/* ---- the loop's own events ---- */
 
 static void
 check_stream(struct srv *s, struct stream *st)
@@ -1046,20 +1294,11 @@ heartbeats(struct srv *s, int64_t now)
 static void
 client_event(struct srv *s, struct client *c, uint32_t events)
 {
-	if (c->fd_in >= 0 && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-		/* The request's input is done with; EOF means the web server
-		 * closed the connection: its client went away. */
-		for (;;) {
-			ssize_t n = read(c->fd_in, s->in, IN_CHUNK);
-
-			if (n > 0)
-				continue;
-			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-				client_close(s, c);
-				return;
-			}
-			if (errno == EAGAIN)
-				break;
+	if (c->fd_in >= 0 &&
+	    (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+		if (client_input(s, c) < 0) {
+			client_close(s, c);
+			return;
 		}
 	} else if (c->fd_in < 0 && (events & (EPOLLERR | EPOLLHUP))) {
 		client_close(s, c);
@@ -1080,11 +1319,13 @@ begin_stop(struct srv *s)
 {
 	size_t i;
 
-	__atomic_store_n(&s->stopping, 1, __ATOMIC_SEQ_CST);
+	s->stopping = 1;
 	s->stop_deadline = now_ms() + STOP_GRACE_MS;
-	if (s->accepting)
-		front_stop_acceptor(s->acceptor);
-	s->accepting = 0;
+	listen_set(s, 0);
+	s->accept_resume = -1;
+	/* Requests not in yet are not started. */
+	while (!TAILQ_EMPTY(&s->reading))
+		client_close(s, TAILQ_FIRST(&s->reading));
 	for (i = 0; i < s->cfg->nstreams; i++) {
 		struct client *c, *next;
 
@@ -1097,20 +1338,26 @@ begin_stop(struct srv *s)
 	}
 }
 
-int
-srv_run(struct srv *s, int listen_fd, int once)
+static void
+signal_ready(struct srv *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si))
+		if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) &&
+		    !s->stopping)
+			begin_stop(s);
+}
+
+/* Runs the loop until SIGTERM, or with once set until the first client
+ * is done. */
+static int
+run(struct srv *s, int once)
 {
 	struct epoll_event evs[MAX_EVENTS];
 
-	if (listen_fd >= 0) {
-		if (front_start_acceptor(listen_fd, s->cfg, s, &s->acceptor) < 0) {
-			log_msg("pthread_create: %s", strerror(errno));
-			return 1;
-		}
-		s->accepting = 1;
-	}
 	for (;;) {
-		int64_t now = now_ms(), timeout, hb, linger;
+		int64_t now = now_ms(), timeout, next;
 		int n, i;
 		size_t turns;
 
@@ -1119,12 +1366,22 @@ srv_run(struct srv *s, int listen_fd, int once)
 			return 0;
 		if (once && s->done)
 			return 0;
-		hb = heartbeats(s, now);
+		timeout = heartbeats(s, now);
 		poll_streams(s, now);
-		timeout = hb;
-		if ((linger = expire_lingering(s, now)) >= 0 &&
-		    (timeout < 0 || linger < timeout))
-			timeout = linger;
+		if ((next = expire_lingering(s, now)) >= 0 &&
+		    (timeout < 0 || next < timeout))
+			timeout = next;
+		if ((next = expire_reading(s, now)) >= 0 &&
+		    (timeout < 0 || next < timeout))
+			timeout = next;
+		if (s->accept_resume >= 0 && s->accept_resume <= now) {
+			s->accept_resume = -1;
+			if (s->nreading < READING_MAX)
+				listen_set(s, 1);
+		}
+		if (s->accept_resume >= 0 &&
+		    (timeout < 0 || s->accept_resume - now < timeout))
+			timeout = s->accept_resume - now;
 		if (s->next_poll >= 0 && (timeout < 0 || s->next_poll - now < timeout))
 			timeout = s->next_poll - now < 0 ? 0 : s->next_poll - now;
 		if (s->stopping && (timeout < 0 || s->stop_deadline - now < timeout))
@@ -1147,17 +1404,11 @@ srv_run(struct srv *s, int listen_fd, int once)
 				client_event(s, (struct client *)(void *)src,
 				    evs[i].events);
 				break;
-			case K_SIGNAL: {
-				struct signalfd_siginfo si;
-
-				while (read(s->sig_fd, &si, sizeof(si)) > 0)
-					;
-				if (!s->stopping)
-					begin_stop(s);
+			case K_SIGNAL:
+				signal_ready(s);
 				break;
-			}
-			case K_QUEUE:
-				take_queue(s);
+			case K_LISTEN:
+				accept_ready(s);
 				break;
 			case K_INOTIFY:
 				read_inotify(s);
@@ -1177,33 +1428,38 @@ srv_run(struct srv *s, int listen_fd, int once)
 	}
 }
 
-void
-srv_submit(struct srv *s, const struct front_conn *conn)
+int
+srv_run(struct srv *s, int listen_fd)
 {
-	struct queued *q = malloc(sizeof(*q));
-	uint64_t one = 1;
+	int flags = fcntl(listen_fd, F_GETFL);
 
-	if (q == NULL) {
-		log_msg("malloc: %s", strerror(errno));
-		close(conn->fd_in);
-		return;
+	/* Another process sharing the socket may take the connection that
+	 * woke this one: accept must not block then. */
+	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		log_msg("fcntl listening socket: %s", strerror(errno));
+		return 1;
 	}
-	q->conn = *conn;
-	q->next = NULL;
-	pthread_mutex_lock(&s->lock);
-	if (s->q_tail)
-		s->q_tail->next = q;
-	else
-		s->q_head = q;
-	s->q_tail = q;
-	pthread_mutex_unlock(&s->lock);
-	(void)!write(s->queue_fd, &one, sizeof(one));
+	s->listen_fd = listen_fd;
+	s->listen_src.kind = K_LISTEN;
+	listen_set(s, 1);
+	if (!s->listening)
+		return 1;
+	return run(s, 0);
 }
 
 int
-srv_stopping(struct srv *s)
+srv_run_cgi(struct srv *s, const struct req *req)
 {
-	return __atomic_load_n(&s->stopping, __ATOMIC_SEQ_CST);
+	struct client *c;
+	int size = SNDBUF_BYTES;
+
+	/* mod_cgid's stdout is a socket; mod_cgi's a pipe (ENOTSOCK). */
+	(void)setsockopt(STDOUT_FILENO, SOL_SOCKET, SO_SNDBUF, &size,
+	    sizeof(size));
+	if ((c = client_new(s, -1, STDOUT_FILENO, 0)) == NULL)
+		return 1;
+	request_start(s, c, req);
+	return run(s, 1);
 }
 
 static int
@@ -1229,10 +1485,11 @@ srv_new(const struct cfg *cfg)
 		return NULL;
 	}
 	s->cfg = cfg;
-	s->ep = s->sig_fd = s->queue_fd = -1;
+	s->ep = s->sig_fd = s->listen_fd = -1;
 	s->watch.fd = -1;
 	s->next_poll = -1;
-	pthread_mutex_init(&s->lock, NULL);
+	s->accept_resume = -1;
+	TAILQ_INIT(&s->reading);
 	for (i = 0; i < cfg->nstreams; i++)
 		if (cfg->streams[i].max_line > max_line)
 			max_line = cfg->streams[i].max_line;
@@ -1241,10 +1498,11 @@ srv_new(const struct cfg *cfg)
 	s->line_cap = max_line + 3;
 	s->out = malloc(s->out_cap);
 	s->in = malloc(IN_CHUNK);
+	s->req_in = malloc(IN_CHUNK);
 	s->line = malloc(s->line_cap);
 	s->streams = calloc(cfg->nstreams, sizeof(*s->streams));
-	if (s->out == NULL || s->in == NULL || s->line == NULL ||
-	    s->streams == NULL) {
+	if (s->out == NULL || s->in == NULL || s->req_in == NULL ||
+	    s->line == NULL || s->streams == NULL) {
 		log_msg("malloc: %s", strerror(errno));
 		goto err;
 	}
@@ -1254,18 +1512,16 @@ srv_new(const struct cfg *cfg)
 		s->streams[i].pipe.fd = s->streams[i].pipe.lock_fd = -1;
 	}
 
-	/* SIGTERM and SIGINT arrive through signalfd; they are blocked in
-	 * every thread, so libfcgi's own handlers never run. */
+	/* Signals arrive through signalfd, blocked otherwise: libfcgi's
+	 * handlers (FCGX_IsCGI installs them) never run. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	if ((s->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-	    (s->queue_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-	    watch_fd(s, s->sig_fd, &s->sig_src, K_SIGNAL) < 0 ||
-	    watch_fd(s, s->queue_fd, &s->queue_src, K_QUEUE) < 0) {
-		log_msg("epoll/signalfd/eventfd: %s", strerror(errno));
+	    watch_fd(s, s->sig_fd, &s->sig_src, K_SIGNAL) < 0) {
+		log_msg("epoll/signalfd: %s", strerror(errno));
 		goto err;
 	}
 	follow_watch_init(&s->watch);
@@ -1300,12 +1556,10 @@ srv_free(struct srv *s)
 		close(s->ep);
 	if (s->sig_fd >= 0)
 		close(s->sig_fd);
-	if (s->queue_fd >= 0)
-		close(s->queue_fd);
-	pthread_mutex_destroy(&s->lock);
 	free(s->streams);
 	free(s->out);
 	free(s->in);
+	free(s->req_in);
 	free(s->line);
 	free(s);
 }

@@ -9,5 +9,6 @@ Suite *req_suite(void);
 Suite *sse_suite(void);
 Suite *ring_suite(void);
 Suite *follow_suite(void);
+Suite *fcgi_suite(void);
 
 #endif

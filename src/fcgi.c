@@ -1,0 +1,486 @@
+/* fcgi.c - the FastCGI request reader: a strict, incremental parser of the
+ * records a web server sends, and the records sse-tail sends.
+ *
+ * Why not libfcgi's FCGX_Accept_r: it reads with blocking calls and no
+ * deadline, buffers a parameter of any declared size, and a GET_VALUES
+ * naming one variable four times overflows its stack. This reader never
+ * blocks (the event loop feeds it what a read returned), holds at most
+ * FCGI_PARAMS_MAX bytes of one request, and reads GET_VALUES without
+ * buffering it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcgi.h"
+
+#define PARAMS_FIRST_CAP	2048	/* what a typical request needs */
+
+enum { GV_NAME_LEN, GV_VALUE_LEN, GV_NAME, GV_VALUE };
+
+/* The variables GET_VALUES may ask for, in the order they are answered. */
+static const char *const known_values[] = {
+	FCGI_MAX_CONNS, FCGI_MAX_REQS, FCGI_MPXS_CONNS
+};
+#define NKNOWN	(sizeof(known_values) / sizeof(known_values[0]))
+
+void
+fcgi_header(unsigned char h[FCGI_HEADER_LEN], int type, uint16_t id,
+    size_t len)
+{
+	h[0] = FCGI_VERSION_1;
+	h[1] = (unsigned char)type;
+	h[2] = (unsigned char)(id >> 8);
+	h[3] = (unsigned char)id;
+	h[4] = (unsigned char)(len >> 8);
+	h[5] = (unsigned char)len;
+	h[6] = 0;		/* no padding */
+	h[7] = 0;
+}
+
+/* An END_REQUEST record with appStatus 0 and the protocol status; 16
+ * bytes. */
+static size_t
+end_record(unsigned char *dst, uint16_t id, int protocol_status)
+{
+	fcgi_header(dst, FCGI_END_REQUEST, id, 8);
+	memset(dst + FCGI_HEADER_LEN, 0, 8);
+	dst[FCGI_HEADER_LEN + 4] = (unsigned char)protocol_status;
+	return FCGI_HEADER_LEN + 8;
+}
+
+size_t
+fcgi_end_request(unsigned char dst[FCGI_END_LEN], uint16_t id)
+{
+	fcgi_header(dst, FCGI_STDOUT, id, 0);
+	end_record(dst + FCGI_HEADER_LEN, id, FCGI_REQUEST_COMPLETE);
+	return FCGI_END_LEN;
+}
+
+void
+fcgi_reader_init(struct fcgi_reader *r, unsigned max_conns, unsigned max_reqs)
+{
+	memset(r, 0, sizeof(*r));
+	r->state = FCGI_IDLE;
+	r->max_conns = max_conns;
+	r->max_reqs = max_reqs;
+}
+
+void
+fcgi_reader_free(struct fcgi_reader *r)
+{
+	free(r->params);
+	r->params = NULL;
+	r->params_len = r->params_cap = 0;
+}
+
+void
+fcgi_request_done(struct fcgi_reader *r)
+{
+	if (r->state == FCGI_BROKEN)
+		return;
+	fcgi_reader_free(r);
+	r->state = FCGI_IDLE;
+	r->request_id = 0;
+	r->keep_conn = 0;
+	r->params_overflow = 0;
+}
+
+static enum fcgi_event
+broken(struct fcgi_reader *r, const char *why)
+{
+	r->state = FCGI_BROKEN;
+	r->error = why;
+	return FCGI_EV_ERROR;
+}
+
+static int
+rec_type(const struct fcgi_reader *r)
+{
+	return r->hdr[1];
+}
+
+static uint16_t
+rec_id(const struct fcgi_reader *r)
+{
+	return (uint16_t)(r->hdr[2] << 8 | r->hdr[3]);
+}
+
+static size_t
+rec_content_len(const struct fcgi_reader *r)
+{
+	return (size_t)r->hdr[4] << 8 | r->hdr[5];
+}
+
+/* ---- GET_VALUES, read a byte range at a time ---- */
+
+/* Moves past the parts of a pair that are complete; a known name that
+ * was read in full is marked as asked for. */
+static void
+gv_advance(struct fcgi_reader *r)
+{
+	size_t i;
+
+	if (r->gv_phase == GV_NAME && r->gv_name_got == r->gv_name_len) {
+		if (r->gv_name_len < sizeof(r->gv_name)) {
+			r->gv_name[r->gv_name_len] = '\0';
+			for (i = 0; i < NKNOWN; i++)
+				if (strcmp(r->gv_name, known_values[i]) == 0)
+					r->gv_asked |= 1u << i;
+		}
+		r->gv_phase = GV_VALUE;
+	}
+	if (r->gv_phase == GV_VALUE && r->gv_value_got == r->gv_value_len)
+		r->gv_phase = GV_NAME_LEN;
+}
+
+/* Reads one length byte; returns 1 when the length is complete in *len. */
+static int
+gv_length_byte(struct fcgi_reader *r, unsigned char b, size_t *len)
+{
+	r->gv_lenbuf[r->gv_len_got++] = b;
+	if (r->gv_len_got == 1 && !(b & 0x80)) {
+		*len = b;
+	} else if (r->gv_len_got == 4) {
+		*len = (size_t)(r->gv_lenbuf[0] & 0x7f) << 24 |
+		    (size_t)r->gv_lenbuf[1] << 16 |
+		    (size_t)r->gv_lenbuf[2] << 8 | r->gv_lenbuf[3];
+	} else
+		return 0;
+	r->gv_len_got = 0;
+	return 1;
+}
+
+static void
+gv_feed(struct fcgi_reader *r, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		size_t take;
+
+		switch (r->gv_phase) {
+		case GV_NAME_LEN:
+			if (gv_length_byte(r, *p, &r->gv_name_len)) {
+				r->gv_name_got = 0;
+				r->gv_phase = GV_VALUE_LEN;
+			}
+			p++, n--;
+			continue;
+		case GV_VALUE_LEN:
+			if (gv_length_byte(r, *p, &r->gv_value_len)) {
+				r->gv_value_got = 0;
+				r->gv_phase = GV_NAME;
+				gv_advance(r);
+			}
+			p++, n--;
+			continue;
+		case GV_NAME:
+			take = r->gv_name_len - r->gv_name_got;
+			if (take > n)
+				take = n;
+			if (r->gv_name_got < sizeof(r->gv_name) - 1) {
+				size_t keep = sizeof(r->gv_name) - 1 - r->gv_name_got;
+
+				memcpy(r->gv_name + r->gv_name_got, p,
+				    take < keep ? take : keep);
+			}
+			r->gv_name_got += take;
+			break;
+		default:
+			take = r->gv_value_len - r->gv_value_got;
+			if (take > n)
+				take = n;
+			r->gv_value_got += take;
+			break;
+		}
+		p += take;
+		n -= take;
+		gv_advance(r);
+	}
+}
+
+/* Appends one name-value pair with 1-byte lengths; the caller has room. */
+static size_t
+put_pair(unsigned char *dst, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+
+	dst[0] = (unsigned char)nl;
+	dst[1] = (unsigned char)vl;
+	memcpy(dst + 2, name, nl);
+	memcpy(dst + 2 + nl, value, vl);
+	return 2 + nl + vl;
+}
+
+/* GET_VALUES_RESULT: each known variable asked for, once; padding to a
+ * multiple of 8, zeroed. */
+static void
+gv_answer(struct fcgi_reader *r)
+{
+	unsigned char *c = r->reply + FCGI_HEADER_LEN;
+	size_t len = 0, padded, i;
+	char value[16];
+
+	for (i = 0; i < NKNOWN; i++) {
+		if (!(r->gv_asked & (1u << i)))
+			continue;
+		if (i == 0)
+			snprintf(value, sizeof(value), "%u", r->max_conns);
+		else if (i == 1)
+			snprintf(value, sizeof(value), "%u", r->max_reqs);
+		else
+			strcpy(value, "0");	/* one request a connection */
+		len += put_pair(c + len, known_values[i], value);
+	}
+	padded = (len + 7) & ~(size_t)7;
+	memset(c + len, 0, padded - len);
+	fcgi_header(r->reply, FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, len);
+	r->reply[6] = (unsigned char)(padded - len);
+	r->reply_len = FCGI_HEADER_LEN + padded;
+}
+
+/* ---- PARAMS ---- */
+
+/* Appends PARAMS content. Past FCGI_PARAMS_MAX the rest is only counted
+ * as overflow. -1 when memory runs out. */
+static int
+params_append(struct fcgi_reader *r, const unsigned char *p, size_t n)
+{
+	if (r->params_overflow)
+		return 0;
+	if (n > FCGI_PARAMS_MAX - r->params_len) {
+		r->params_overflow = 1;
+		fcgi_reader_free(r);
+		return 0;
+	}
+	if (r->params_len + n > r->params_cap) {
+		size_t cap = r->params_cap ? r->params_cap : PARAMS_FIRST_CAP;
+		char *grown;
+
+		while (cap < r->params_len + n)
+			cap *= 2;
+		if (cap > FCGI_PARAMS_MAX)
+			cap = FCGI_PARAMS_MAX;
+		if ((grown = realloc(r->params, cap)) == NULL)
+			return -1;
+		r->params = grown;
+		r->params_cap = cap;
+	}
+	memcpy(r->params + r->params_len, p, n);
+	r->params_len += n;
+	return 0;
+}
+
+/* Reads a pair's length at *at: one byte, or four with the top bit set. */
+static int
+pair_length(const unsigned char *b, size_t len, size_t *at, size_t *out)
+{
+	if (*at >= len)
+		return -1;
+	if (!(b[*at] & 0x80)) {
+		*out = b[(*at)++];
+		return 0;
+	}
+	if (len - *at < 4)
+		return -1;
+	*out = (size_t)(b[*at] & 0x7f) << 24 | (size_t)b[*at + 1] << 16 |
+	    (size_t)b[*at + 2] << 8 | b[*at + 3];
+	*at += 4;
+	return 0;
+}
+
+/* Turns the pairs into "NAME\0VALUE\0" strings, in place: each pair's
+ * length bytes (two at least) make room for its two NULs. -1 when a pair
+ * is cut, has an empty name, or holds a NUL (which no CGI variable can). */
+static int
+params_decode(struct fcgi_reader *r)
+{
+	unsigned char *b = (unsigned char *)r->params;
+	size_t at = 0, out = 0, len = r->params_len;
+
+	while (at < len) {
+		size_t nlen, vlen;
+
+		if (pair_length(b, len, &at, &nlen) < 0 ||
+		    pair_length(b, len, &at, &vlen) < 0 ||
+		    nlen == 0 || nlen > len - at || vlen > len - at - nlen ||
+		    memchr(b + at, '\0', nlen + vlen) != NULL)
+			return -1;
+		memmove(b + out, b + at, nlen);
+		out += nlen;
+		b[out++] = '\0';
+		memmove(b + out, b + at + nlen, vlen);
+		out += vlen;
+		b[out++] = '\0';
+		at += nlen + vlen;
+	}
+	r->params_len = out;
+	return 0;
+}
+
+const char *
+fcgi_param(const struct fcgi_reader *r, const char *name)
+{
+	const char *p, *end;
+
+	if (r->state != FCGI_ACTIVE || r->params_overflow || r->params == NULL)
+		return NULL;
+	for (p = r->params, end = r->params + r->params_len; p < end;) {
+		const char *value = p + strlen(p) + 1;
+
+		if (strcmp(p, name) == 0)
+			return value;
+		p = value + strlen(value) + 1;
+	}
+	return NULL;
+}
+
+/* ---- records ---- */
+
+/* A header is complete: checks it and sets up for its content. */
+static enum fcgi_event
+record_start(struct fcgi_reader *r)
+{
+	if (r->hdr[0] != FCGI_VERSION_1)
+		return broken(r, "not FastCGI version 1");
+	r->content_left = rec_content_len(r);
+	r->padding_left = r->hdr[6];
+	r->body_got = 0;
+	if (rec_id(r) == FCGI_NULL_REQUEST_ID) {
+		r->gv_phase = GV_NAME_LEN;
+		r->gv_len_got = 0;
+		r->gv_asked = 0;
+	} else if (rec_type(r) == FCGI_BEGIN_REQUEST &&
+	    r->content_left != sizeof(r->body))
+		return broken(r, "BEGIN_REQUEST body is not 8 bytes");
+	return FCGI_EV_NONE;
+}
+
+/* Takes n bytes of the current record's content. */
+static enum fcgi_event
+record_content(struct fcgi_reader *r, const unsigned char *p, size_t n)
+{
+	int type = rec_type(r);
+	uint16_t id = rec_id(r);
+
+	if (id == FCGI_NULL_REQUEST_ID) {
+		if (type == FCGI_GET_VALUES)
+			gv_feed(r, p, n);
+	} else if (type == FCGI_BEGIN_REQUEST) {
+		memcpy(r->body + r->body_got, p, n);	/* 8 in all: checked */
+		r->body_got += n;
+	} else if (type == FCGI_PARAMS && r->state == FCGI_READING_PARAMS &&
+	    id == r->request_id) {
+		if (params_append(r, p, n) < 0)
+			return broken(r, "out of memory for PARAMS");
+	}
+	return FCGI_EV_NONE;
+}
+
+static enum fcgi_event
+begin_request(struct fcgi_reader *r, uint16_t id)
+{
+	int role = r->body[0] << 8 | r->body[1];
+
+	if (r->state != FCGI_IDLE) {
+		if (id == r->request_id)
+			return broken(r, "BEGIN_REQUEST for the active request");
+		r->reply_len = end_record(r->reply, id, FCGI_CANT_MPX_CONN);
+		return FCGI_EV_REPLY;
+	}
+	if (role != FCGI_RESPONDER) {
+		r->reply_len = end_record(r->reply, id, FCGI_UNKNOWN_ROLE);
+		return FCGI_EV_REPLY;
+	}
+	r->state = FCGI_READING_PARAMS;
+	r->request_id = id;
+	r->keep_conn = r->body[2] & FCGI_KEEP_CONN;
+	r->params_len = 0;
+	r->params_overflow = 0;
+	return FCGI_EV_NONE;
+}
+
+/* A record is complete: what it means. */
+static enum fcgi_event
+record_end(struct fcgi_reader *r)
+{
+	int type = rec_type(r);
+	uint16_t id = rec_id(r);
+
+	if (id == FCGI_NULL_REQUEST_ID) {
+		if (type == FCGI_GET_VALUES) {
+			if (r->gv_phase != GV_NAME_LEN || r->gv_len_got != 0)
+				return broken(r, "GET_VALUES pair cut by the "
+				    "record's end");
+			gv_answer(r);
+			return FCGI_EV_REPLY;
+		}
+		fcgi_header(r->reply, FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, 8);
+		memset(r->reply + FCGI_HEADER_LEN, 0, 8);
+		r->reply[FCGI_HEADER_LEN] = (unsigned char)type;
+		r->reply_len = FCGI_HEADER_LEN + 8;
+		return FCGI_EV_REPLY;
+	}
+	switch (type) {
+	case FCGI_BEGIN_REQUEST:
+		return begin_request(r, id);
+	case FCGI_PARAMS:
+		if (r->state != FCGI_READING_PARAMS || id != r->request_id ||
+		    rec_content_len(r) != 0)
+			return FCGI_EV_NONE;
+		if (!r->params_overflow && params_decode(r) < 0)
+			return broken(r, "malformed PARAMS");
+		r->state = FCGI_ACTIVE;
+		return FCGI_EV_REQUEST;
+	case FCGI_ABORT_REQUEST:
+		if (r->state != FCGI_IDLE && id == r->request_id)
+			return FCGI_EV_ABORT;
+		return FCGI_EV_NONE;
+	}
+	return FCGI_EV_NONE;	/* STDIN, DATA, or not ours: ignored */
+}
+
+size_t
+fcgi_read(struct fcgi_reader *r, const unsigned char *p, size_t len,
+    enum fcgi_event *ev)
+{
+	size_t used = 0, n;
+
+	*ev = FCGI_EV_NONE;
+	if (r->state == FCGI_BROKEN)
+		return 0;
+	for (;;) {
+		if (r->hdr_got < FCGI_HEADER_LEN) {
+			if (used == len)
+				break;
+			n = FCGI_HEADER_LEN - r->hdr_got;
+			if (n > len - used)
+				n = len - used;
+			memcpy(r->hdr + r->hdr_got, p + used, n);
+			r->hdr_got += n;
+			used += n;
+			if (r->hdr_got < FCGI_HEADER_LEN)
+				break;
+			*ev = record_start(r);
+		} else if (r->content_left > 0) {
+			if (used == len)
+				break;
+			n = r->content_left < len - used ? r->content_left :
+			    len - used;
+			*ev = record_content(r, p + used, n);
+			r->content_left -= n;
+			used += n;
+		} else if (r->padding_left > 0) {
+			if (used == len)
+				break;
+			n = r->padding_left < len - used ? r->padding_left :
+			    len - used;
+			r->padding_left -= n;
+			used += n;
+		} else {
+			r->hdr_got = 0;
+			*ev = record_end(r);
+		}
+		if (*ev != FCGI_EV_NONE)
+			break;
+	}
+	return used;
+}
