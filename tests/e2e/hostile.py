@@ -756,6 +756,80 @@ def hostile_fcgi_abort_before_params_end_answered(t):
 
 
 @test
+def hostile_fcgi_abort_then_rest_of_params_nothing_after_end(t):
+    # ABORT_REQUEST, then the rest of the PARAMS, in one write: the aborted
+    # request must not be started after its END_REQUEST
+    srv, path = start(t, mode="unix")
+    allp = fcgi.encode_params(stream_params())
+    c = Raw(t, srv.addr, "abort, then the rest")
+    check(c.send(begin(1) + rec(PARAMS, allp[:20]) + rec(ABORT) + rec(PARAMS, allp[20:])
+                 + rec(PARAMS) + rec(STDIN)), "closed")
+    e = c.wait_end(1, 2.0)
+    c.wait(lambda x: x.eof or len(x.recs) > x.recs.index(e) + 1, 2.0,
+           "the connection to be closed after END_REQUEST")
+    after = c.recs[c.recs.index(e) + 1:]
+    check(not after, "records after END_REQUEST for the aborted request: %r" % after)
+    alive(srv, "after ABORT and the rest of the PARAMS")
+
+
+def _flood(t, srv, c, unit, what, total=100 * MiB, seconds=3.0):
+    """Sends unit again and again without reading the answers, total bytes
+    or for seconds; returns (bytes sent, how it ended, RSS growth in KiB).
+    sse-tail may stop reading (the send blocks for 1 s) or close: both
+    bound it."""
+    base = srv.rss_kb()
+    blob = unit * (65536 // len(unit))
+    sel = selectors.DefaultSelector()
+    sel.register(c.s, selectors.EVENT_WRITE)
+    sent, how, peak = 0, "all sent", base
+    t0 = time.monotonic()
+    try:
+        while sent < total and time.monotonic() - t0 < seconds:
+            try:
+                sent += c.s.send(blob)
+            except BlockingIOError:
+                if not sel.select(1.0):
+                    how = "sse-tail stopped reading"
+                    break
+            except (BrokenPipeError, ConnectionResetError):
+                how = "connection closed"
+                break
+            if sent % (4 * MiB) < len(blob):
+                alive(srv, "during %s" % what)
+                peak = max(peak, srv.rss_kb())
+    finally:
+        sel.close()
+    alive(srv, "after %s" % what)
+    peak = max(peak, srv.rss_kb())
+    t.note("%s: %d MiB sent in %.1f s, %s, RSS +%d KiB"
+           % (what, sent // MiB, time.monotonic() - t0, how, peak - base))
+    return sent, how, peak - base
+
+
+@test(timeout=60)
+def hostile_fcgi_answers_to_a_peer_that_never_reads_are_bounded(t):
+    # every 8-byte management record of an unknown type is answered with
+    # 16 bytes: a peer that sends them and never reads must not make
+    # sse-tail keep the answers without bound, neither while its request
+    # is read nor while its stream runs
+    srv, path = start(t, mode="unix")
+    c = Raw(t, srv.addr, "flood before a request")
+    _, how, grew = _flood(t, srv, c, rec(42, b"", rid=0), "UNKNOWN_TYPE flood, no request")
+    check(grew < 30 * KiB, "RSS grew by %d KiB while a peer that never reads sent 8-byte "
+          "records of an unknown type (%s)" % (grew, how))
+    c.close()
+    c = Raw(t, srv.addr, "flood beside a stream")
+    check(c.send(request_bytes(stream_params())), "closed")
+    c.wait_stream_open(1, 2.0)
+    _, how, grew = _flood(t, srv, c, rec(GET_VALUES, pairs([(b"FCGI_MAX_CONNS", b"")]), 0)
+                          + rec(42, b"", rid=0), "GET_VALUES flood beside a stream")
+    check(grew < 30 * KiB, "RSS grew by %d KiB while a peer that never reads sent GET_VALUES "
+          "beside its stream (%s)" % (grew, how))
+    c.close()
+    served(srv)
+
+
+@test
 def hostile_fcgi_post_body_read_before_close(t):
     # sse-tail reads the input to its end before it closes, so that its
     # answer is not lost to a reset (TCP resets a socket closed unread)
