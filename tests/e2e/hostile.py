@@ -692,6 +692,18 @@ def hostile_fcgi_silent_and_half_record_connections_do_not_block(t):
     alive(srv, "after the silent connections")
 
 
+@test(timeout=40)
+def hostile_fcgi_1000_silent_connections_do_not_block(t):
+    # a cap on connections being read must not become the way to stop the
+    # daemon: 1000 connections that send nothing (renewed every 5 s, that
+    # is 200 a second) and a normal request is still served at once
+    srv, path = start(t, mode="unix", glob="max-clients = 100")
+    conns = [fcgi.connect(srv.addr, 2.0) for _ in range(1000)]
+    t.cleanups.append(lambda: [x.close() for x in conns])
+    dt, _ = served(srv, 1.0, "a stream request behind 1000 silent connections")
+    t.note("served in %.3f s behind 1000 silent connections" % dt)
+
+
 # ================================================ ABORT_REQUEST, keep-conn ==
 @test
 def hostile_fcgi_abort_request_ends_stream_and_closes(t):
