@@ -341,6 +341,22 @@ cfg_load(struct cfg *cfg, const char *file, char *err, size_t errlen)
 	return rc;
 }
 
+static int
+same_string(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+int
+cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b)
+{
+	return strcmp(a->name, b->name) == 0 && same_string(a->path, b->path) &&
+	    same_string(a->event, b->event) && a->heartbeat == b->heartbeat &&
+	    a->retry == b->retry && a->backlog == b->backlog &&
+	    a->max_clients == b->max_clients && a->max_line == b->max_line &&
+	    a->buffer == b->buffer;
+}
+
 const struct cfg_stream *
 cfg_find(const struct cfg *cfg, const char *name)
 {

@@ -36,6 +36,10 @@ int cfg_parse(struct cfg *cfg, const char *text, const char *file,
  * "FILE: strerror". */
 int cfg_load(struct cfg *cfg, const char *file, char *err, size_t errlen);
 
+/* True when two streams have the same name and settings (every key, the
+ * inherited ones included): a reload leaves such a stream alone. */
+int cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b);
+
 /* Returns the stream called name, or NULL. */
 const struct cfg_stream *cfg_find(const struct cfg *cfg, const char *name);
 

@@ -1,8 +1,11 @@
 /* front.c - the web server side: a request's CGI parameters decided, and
  * the CGI response headers. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "front.h"
 
@@ -84,4 +87,77 @@ front_fcgi_request(const struct cfg *cfg, const struct fcgi_reader *r,
 		return;
 	}
 	decide(cfg, fcgi_reader_param, r, req);
+}
+
+int
+front_addrs_parse(struct front_addrs *a, const char *list, char *err,
+    size_t errlen)
+{
+	const char *p = list;
+
+	a->n = 0;
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		struct front_addr *ad = &a->addr[a->n];
+		char one[INET6_ADDRSTRLEN];
+
+		while (len > 0 && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len > 0) {
+			if (a->n == FRONT_ADDRS_MAX) {
+				snprintf(err, errlen, "FCGI_WEB_SERVER_ADDRS: more "
+				    "than %d addresses", FRONT_ADDRS_MAX);
+				return -1;
+			}
+			if (len >= sizeof(one)) {
+				snprintf(err, errlen, "FCGI_WEB_SERVER_ADDRS: "
+				    "not an address: %.40s", p);
+				return -1;
+			}
+			memcpy(one, p, len);
+			one[len] = '\0';
+			memset(ad->bytes, 0, sizeof(ad->bytes));
+			if (inet_pton(AF_INET, one, ad->bytes) == 1)
+				ad->family = AF_INET;
+			else if (inet_pton(AF_INET6, one, ad->bytes) == 1)
+				ad->family = AF_INET6;
+			else {
+				snprintf(err, errlen, "FCGI_WEB_SERVER_ADDRS: "
+				    "not an address: %s", one);
+				return -1;
+			}
+			a->n++;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+int
+front_addr_allowed(const struct front_addrs *a, const void *sockaddr)
+{
+	const struct sockaddr *sa = sockaddr;
+	const unsigned char *bytes;
+	size_t i, len;
+
+	if (sa->sa_family == AF_INET) {
+		bytes = (const unsigned char *)
+		    &((const struct sockaddr_in *)sockaddr)->sin_addr;
+		len = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		bytes = (const unsigned char *)
+		    &((const struct sockaddr_in6 *)sockaddr)->sin6_addr;
+		len = 16;
+	} else
+		return 1;	/* a unix socket: its mode decides */
+	if (a->n == 0)
+		return 1;
+	for (i = 0; i < a->n; i++)
+		if (a->addr[i].family == sa->sa_family &&
+		    memcmp(a->addr[i].bytes, bytes, len) == 0)
+			return 1;
+	return 0;
 }

@@ -254,18 +254,16 @@ main(int argc, char **argv)
 
 	/* A gone client must be an error from write, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((srv = srv_new(&cfg)) == NULL) {
-		cfg_free(&cfg);
+	if (listen_fd < 0)
+		front_cgi_request(&cfg, &req);	/* before srv takes cfg */
+	if ((srv = srv_new(config, &cfg)) == NULL)
 		return 1;
-	}
-	if (listen_fd < 0) {
-		front_cgi_request(&cfg, &req);
+	if (listen_fd < 0)
 		status = srv_run_cgi(srv, &req);
-	} else
+	else
 		status = srv_run(srv, listen_fd);
 	srv_free(srv);
 	if (unix_path != NULL)
 		unlink(unix_path);
-	cfg_free(&cfg);
 	return status;
 }

@@ -107,7 +107,9 @@ struct stream {
 };
 
 struct srv {
-	const struct cfg *cfg;
+	const char *config_path;	/* re-read at SIGHUP */
+	struct cfg cfg_owned;
+	const struct cfg *cfg;		/* &cfg_owned */
 	int ep;
 	struct source sig_src, listen_src, inotify_src;
 	int sig_fd;
@@ -116,10 +118,11 @@ struct srv {
 	int64_t accept_resume;		/* ms: listen again (EMFILE); -1 */
 	TAILQ_HEAD(, client) reading;	/* requests still being read */
 	size_t nreading;
+	struct front_addrs peers;	/* FCGI_WEB_SERVER_ADDRS */
 	int64_t notice_at;		/* protocol errors: last logged */
 	unsigned notices_dropped;	/* not logged since */
 	struct follow_watch watch;
-	struct stream *streams;
+	struct stream **streams;	/* one a configured stream, in order */
 	size_t nclients;		/* open streams: max-clients */
 	size_t nconns;			/* every client */
 	struct client *all;		/* every client, to free them at exit */
@@ -500,7 +503,7 @@ stream_activate(struct srv *s, struct stream *st)
 			return -1;
 		}
 		st->is_pipe = 0;
-		if (st->follow.polled)
+		if (follow_needs_poll(&st->follow))
 			schedule_poll(s);
 	}
 	st->active = 1;
@@ -807,7 +810,7 @@ client_close(struct srv *s, struct client *c)
 static void
 position_file(struct client *c, const struct req *req)
 {
-	struct follow_gen *g = c->st->follow.cur;
+	struct follow_gen *g = follow_newest(&c->st->follow);
 	off_t off;
 
 	if (g == NULL) {
@@ -857,7 +860,7 @@ position_pipe(struct client *c, const struct req *req)
 static void
 start_stream(struct srv *s, struct client *c, const struct req *req)
 {
-	struct stream *st = &s->streams[req->stream];
+	struct stream *st = s->streams[req->stream];
 	char start[FRONT_HEADERS_MAX + 64];
 	size_t len;
 
@@ -870,7 +873,11 @@ start_stream(struct srv *s, struct client *c, const struct req *req)
 		answer_error(s, c, req, 503, "too many clients, try again later");
 		return;
 	}
-	if (!st->active && stream_activate(s, st) < 0) {
+	/* A file that exists but cannot be opened is a 503, unless an older
+	 * one is still open: then that one is served meanwhile. */
+	if ((!st->active && stream_activate(s, st) < 0) || (!st->is_pipe &&
+	    follow_newest(&st->follow) == NULL && st->follow.error != 0 &&
+	    st->follow.error != ENOENT)) {
 		answer_error(s, c, req, 503, "stream unavailable, see the server log");
 		return;
 	}
@@ -1144,13 +1151,16 @@ accept_ready(struct srv *s)
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		int fd, size = SNDBUF_BYTES;
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
 		struct client *c;
 
 		if (s->nreading >= READING_MAX) {
 			listen_set(s, 0);	/* reading_stop resumes */
 			return;
 		}
-		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(s->listen_fd, (struct sockaddr *)&peer, &peer_len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -1161,6 +1171,12 @@ accept_ready(struct srv *s)
 			listen_set(s, 0);
 			s->accept_resume = now_ms() + ACCEPT_BACKOFF_MS;
 			return;
+		}
+		if (!front_addr_allowed(&s->peers, &peer)) {
+			notice(s, "FastCGI connection refused: its address is "
+			    "not in FCGI_WEB_SERVER_ADDRS");
+			close(fd);
+			continue;
 		}
 		/* Kernel memory per stream stays small whoever does not
 		 * read: a file is re-read with pread, a pipe's ring holds
@@ -1197,7 +1213,7 @@ check_stream(struct srv *s, struct stream *st)
 {
 	if (follow_check(&st->follow, &s->watch))
 		wake_stream(s, st);
-	if (st->follow.polled)
+	if (follow_needs_poll(&st->follow))
 		schedule_poll(s);
 }
 
@@ -1215,7 +1231,7 @@ read_inotify(struct srv *s)
 			struct inotify_event *ev = (struct inotify_event *)(void *)p;
 
 			for (i = 0; i < s->cfg->nstreams; i++) {
-				struct stream *st = &s->streams[i];
+				struct stream *st = s->streams[i];
 
 				if (!st->active || st->is_pipe)
 					continue;
@@ -1229,9 +1245,9 @@ read_inotify(struct srv *s)
 	}
 	/* A burst of events costs one look per stream. */
 	for (i = 0; i < s->cfg->nstreams; i++)
-		if (s->streams[i].dirty) {
-			s->streams[i].dirty = 0;
-			check_stream(s, &s->streams[i]);
+		if (s->streams[i]->dirty) {
+			s->streams[i]->dirty = 0;
+			check_stream(s, s->streams[i]);
 		}
 }
 
@@ -1244,9 +1260,10 @@ poll_streams(struct srv *s, int64_t now)
 	if (s->next_poll < 0 || now < s->next_poll)
 		return;
 	for (i = 0; i < s->cfg->nstreams; i++) {
-		struct stream *st = &s->streams[i];
+		struct stream *st = s->streams[i];
 
-		if (st->active && !st->is_pipe && st->follow.polled) {
+		if (st->active && !st->is_pipe &&
+		    follow_needs_poll(&st->follow)) {
 			check_stream(s, st);
 			any = 1;
 		}
@@ -1275,7 +1292,7 @@ heartbeats(struct srv *s, int64_t now)
 	size_t i;
 
 	for (i = 0; i < s->cfg->nstreams; i++) {
-		struct stream *st = &s->streams[i];
+		struct stream *st = s->streams[i];
 		int64_t every = (int64_t)st->cfg->heartbeat * 1000;
 		struct client *c;
 
@@ -1331,11 +1348,169 @@ begin_stop(struct srv *s)
 
 		/* client_end moves c to the tail of the list; it ends each
 		 * client once, so the walk stops at the first one seen again. */
-		for (c = s->streams[i].hb_head; c != NULL && !c->ending; c = next) {
+		for (c = s->streams[i]->hb_head; c != NULL && !c->ending; c = next) {
 			next = c->hb_next;
 			client_end(s, c);
 		}
 	}
+}
+
+/* A stream's state, not followed yet. NULL when out of memory. */
+static struct stream *
+stream_new(const struct cfg_stream *cfg)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	st->src.kind = K_PIPE;
+	st->cfg = cfg;
+	st->pipe.fd = st->pipe.lock_fd = -1;
+	return st;
+}
+
+/* Ends every client of st (END_REQUEST), stops following and frees it. */
+static void
+stream_free(struct srv *s, struct stream *st)
+{
+	struct client *c;
+
+	if (st == NULL)
+		return;
+	while ((c = st->hb_head) != NULL) {
+		client_end(s, c);
+		client_detach(s, c);	/* its pending output still goes */
+		enqueue(s, c);
+	}
+	if (st->is_pipe) {
+		if (st->pipe.fd >= 0)
+			epoll_ctl(s->ep, EPOLL_CTL_DEL, st->pipe.fd, NULL);
+		pipe_close(&st->pipe);
+	} else if (st->active)
+		follow_stop(&st->follow, &s->watch);
+	free(st);
+}
+
+/* Sizes the buffers that framing needs for the longest max-line. */
+static int
+size_buffers(struct srv *s, const struct cfg *cfg)
+{
+	size_t i, max_line = 0, out_cap, line_cap;
+	char *grown;
+
+	for (i = 0; i < cfg->nstreams; i++)
+		if (cfg->streams[i].max_line > max_line)
+			max_line = cfg->streams[i].max_line;
+	out_cap = BATCH + sse_event_bound(NULL, max_line, max_line) +
+	    CFG_NAME_MAX + 256;
+	line_cap = max_line + 3;
+	if (out_cap > s->out_cap) {
+		if ((grown = realloc(s->out, out_cap)) == NULL)
+			return -1;
+		s->out = grown;
+		s->out_cap = out_cap;
+	}
+	if (line_cap > s->line_cap) {
+		if ((grown = realloc(s->line, line_cap)) == NULL)
+			return -1;
+		s->line = grown;
+		s->line_cap = line_cap;
+	}
+	return 0;
+}
+
+/* SIGHUP: reads the configuration again. A bad one is refused, logged
+ * with its line, and the one in force kept. A stream whose settings did
+ * not change goes on with its clients; one that changed or went away
+ * ends its clients with END_REQUEST (they reconnect, with their
+ * Last-Event-ID, to what is configured now). */
+static void
+reload(struct srv *s)
+{
+	struct stream **next_streams;
+	struct cfg next;
+	char err[512];
+	size_t i, j;
+
+	if (cfg_load(&next, s->config_path, err, sizeof(err)) < 0) {
+		log_msg("SIGHUP: %s; the configuration in force is kept", err);
+		return;
+	}
+	if ((next_streams = calloc(next.nstreams ? next.nstreams : 1,
+	    sizeof(*next_streams))) == NULL || size_buffers(s, &next) < 0) {
+		log_msg("SIGHUP: malloc: %s; the configuration in force is kept",
+		    strerror(errno));
+		free(next_streams);
+		cfg_free(&next);
+		return;
+	}
+	/* First what can fail: a stream for every new or changed section. */
+	for (j = 0; j < next.nstreams; j++) {
+		for (i = 0; i < s->cfg->nstreams; i++)
+			if (cfg_stream_equal(s->streams[i]->cfg, &next.streams[j]))
+				break;
+		if (i < s->cfg->nstreams)
+			continue;	/* taken over below */
+		if ((next_streams[j] = stream_new(&next.streams[j])) == NULL) {
+			log_msg("SIGHUP: calloc: %s; the configuration in "
+			    "force is kept", strerror(errno));
+			while (j-- > 0)
+				free(next_streams[j]);
+			free(next_streams);
+			cfg_free(&next);
+			return;
+		}
+	}
+	/* Then the streams that did not change go on, their settings now
+	 * in the new configuration. */
+	for (j = 0; j < next.nstreams; j++) {
+		const struct cfg_stream *want = &next.streams[j];
+
+		for (i = 0; next_streams[j] == NULL && i < s->cfg->nstreams; i++) {
+			struct stream *st = s->streams[i];
+
+			if (st == NULL || !cfg_stream_equal(st->cfg, want))
+				continue;
+			st->cfg = want;
+			st->follow.name = want->name;
+			st->follow.path = want->path;
+			st->pipe.cfg = want;
+			next_streams[j] = st;
+			s->streams[i] = NULL;
+		}
+	}
+	for (i = 0; i < s->cfg->nstreams; i++)
+		stream_free(s, s->streams[i]);
+	free(s->streams);
+	cfg_free(&s->cfg_owned);
+	s->cfg_owned = next;
+	s->streams = next_streams;
+	log_msg("SIGHUP: %s read again: %zu streams", s->config_path,
+	    next.nstreams);
+}
+
+/* SIGUSR1: one line on what the process serves. */
+static void
+log_status(struct srv *s)
+{
+	char line[1024];
+	size_t i, len;
+	int n;
+
+	n = snprintf(line, sizeof(line), "status: %zu connections, %zu streams "
+	    "open, %zu requests being read", s->nconns, s->nclients, s->nreading);
+	len = n > 0 && (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	for (i = 0; i < s->cfg->nstreams && len < sizeof(line) - 1; i++) {
+		const struct stream *st = s->streams[i];
+
+		if (st == NULL || !st->active)
+			continue;
+		n = snprintf(line + len, sizeof(line) - len, "; %s: %zu", st->cfg->name,
+		    st->nclients);
+		len = n > 0 && (size_t)n < sizeof(line) - len ? len + (size_t)n :
+		    sizeof(line) - 1;
+	}
+	log_msg("%s", line);
 }
 
 static void
@@ -1343,10 +1518,22 @@ signal_ready(struct srv *s)
 {
 	struct signalfd_siginfo si;
 
-	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si))
-		if ((si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) &&
-		    !s->stopping)
-			begin_stop(s);
+	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (!s->stopping)
+				begin_stop(s);
+			break;
+		case SIGHUP:
+			if (!s->stopping)
+				reload(s);
+			break;
+		case SIGUSR1:
+			log_status(s);
+			break;
+		}
+	}
 }
 
 /* Runs the loop until SIGTERM, or with once set until the first client
@@ -1432,11 +1619,17 @@ int
 srv_run(struct srv *s, int listen_fd)
 {
 	int flags = fcntl(listen_fd, F_GETFL);
+	char err[128];
 
 	/* Another process sharing the socket may take the connection that
 	 * woke this one: accept must not block then. */
 	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		log_msg("fcntl listening socket: %s", strerror(errno));
+		return 1;
+	}
+	if (front_addrs_parse(&s->peers, getenv("FCGI_WEB_SERVER_ADDRS"), err,
+	    sizeof(err)) < 0) {
+		log_msg("%s", err);
 		return 1;
 	}
 	s->listen_fd = listen_fd;
@@ -1474,49 +1667,51 @@ watch_fd(struct srv *s, int fd, struct source *src, enum kind kind)
 }
 
 struct srv *
-srv_new(const struct cfg *cfg)
+srv_new(const char *config_path, struct cfg *cfg)
 {
 	struct srv *s;
 	sigset_t set;
-	size_t i, max_line = 0;
+	size_t i;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_msg("calloc: %s", strerror(errno));
+		cfg_free(cfg);
 		return NULL;
 	}
-	s->cfg = cfg;
+	s->config_path = config_path;
+	s->cfg_owned = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	s->cfg = &s->cfg_owned;
 	s->ep = s->sig_fd = s->listen_fd = -1;
 	s->watch.fd = -1;
 	s->next_poll = -1;
 	s->accept_resume = -1;
 	TAILQ_INIT(&s->reading);
-	for (i = 0; i < cfg->nstreams; i++)
-		if (cfg->streams[i].max_line > max_line)
-			max_line = cfg->streams[i].max_line;
-	s->out_cap = BATCH + sse_event_bound(NULL, max_line, max_line) +
-	    CFG_NAME_MAX + 256;
-	s->line_cap = max_line + 3;
-	s->out = malloc(s->out_cap);
 	s->in = malloc(IN_CHUNK);
 	s->req_in = malloc(IN_CHUNK);
-	s->line = malloc(s->line_cap);
-	s->streams = calloc(cfg->nstreams, sizeof(*s->streams));
-	if (s->out == NULL || s->in == NULL || s->req_in == NULL ||
-	    s->line == NULL || s->streams == NULL) {
+	s->streams = calloc(s->cfg->nstreams ? s->cfg->nstreams : 1,
+	    sizeof(*s->streams));
+	if (s->in == NULL || s->req_in == NULL || s->streams == NULL ||
+	    size_buffers(s, s->cfg) < 0) {
 		log_msg("malloc: %s", strerror(errno));
 		goto err;
 	}
-	for (i = 0; i < cfg->nstreams; i++) {
-		s->streams[i].src.kind = K_PIPE;
-		s->streams[i].cfg = &cfg->streams[i];
-		s->streams[i].pipe.fd = s->streams[i].pipe.lock_fd = -1;
-	}
+	for (i = 0; i < s->cfg->nstreams; i++)
+		if ((s->streams[i] = stream_new(&s->cfg->streams[i])) == NULL) {
+			log_msg("calloc: %s", strerror(errno));
+			goto err;
+		}
 
 	/* Signals arrive through signalfd, blocked otherwise: libfcgi's
-	 * handlers (FCGX_IsCGI installs them) never run. */
+	 * handlers (FCGX_IsCGI installs them) never run. SIGHUP re-reads
+	 * the configuration, SIGUSR1 logs a status line, SIGUSR2 does
+	 * nothing; SIGPIPE is ignored (main). */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if ((s->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
@@ -1545,12 +1740,8 @@ srv_free(struct srv *s)
 		return;
 	while (s->all != NULL)
 		client_close(s, s->all);
-	for (i = 0; s->streams != NULL && i < s->cfg->nstreams; i++) {
-		if (s->streams[i].is_pipe)
-			pipe_close(&s->streams[i].pipe);
-		else if (s->streams[i].active)
-			follow_stop(&s->streams[i].follow, &s->watch);
-	}
+	for (i = 0; s->streams != NULL && i < s->cfg->nstreams; i++)
+		stream_free(s, s->streams[i]);
 	follow_watch_close(&s->watch);
 	if (s->ep >= 0)
 		close(s->ep);
@@ -1561,5 +1752,6 @@ srv_free(struct srv *s)
 	free(s->in);
 	free(s->req_in);
 	free(s->line);
+	cfg_free(&s->cfg_owned);
 	free(s);
 }

@@ -8,8 +8,10 @@
 
 struct srv;
 
-/* Makes the loop for cfg (which must outlive it). NULL on failure, logged. */
-struct srv *srv_new(const struct cfg *cfg);
+/* Makes the loop; it takes cfg over (and zeroes the caller's copy), and
+ * reads config_path (which must outlive it) again at SIGHUP. NULL on
+ * failure, logged; cfg is freed then too. */
+struct srv *srv_new(const char *config_path, struct cfg *cfg);
 void srv_free(struct srv *s);
 
 /* Serves FastCGI on the listening socket until SIGTERM or SIGINT (every

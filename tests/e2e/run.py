@@ -20,6 +20,12 @@ import harness  # noqa: E402
 import tests  # noqa: E402,F401  (registers the tests)
 import hostile  # noqa: E402,F401  (issue 9: a FastCGI peer sse-tail cannot trust)
 
+# Every other module here registers tests of one topic.
+for _name in sorted(os.listdir(os.path.dirname(os.path.abspath(__file__)))):
+    if _name.endswith(".py") and _name[:-3] not in (
+            "run", "harness", "fcgi", "tests"):
+        __import__(_name[:-3])
+
 
 def main(argv):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
