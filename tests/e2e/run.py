@@ -18,7 +18,6 @@ sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import harness  # noqa: E402
 import tests  # noqa: E402,F401  (registers the tests)
-import hostile  # noqa: E402,F401  (issue 9: a FastCGI peer sse-tail cannot trust)
 
 # Every other module here registers tests of one topic.
 for _name in sorted(os.listdir(os.path.dirname(os.path.abspath(__file__)))):
