@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +35,8 @@ static const struct int_key int_keys[] = {
 /* Bits of the keys seen in the current section, to refuse duplicates. */
 #define SEEN_PATH	(1u << NINT_KEYS)
 #define SEEN_EVENT	(1u << (NINT_KEYS + 1))
+#define SEEN_USERS	(1u << (NINT_KEYS + 2))
+#define SEEN_ORIGIN	(1u << (NINT_KEYS + 3))
 
 struct parser {
 	struct cfg *cfg;
@@ -126,6 +129,162 @@ set_int(struct parser *p, const struct int_key *k, const char *value)
 	return 0;
 }
 
+const char *
+cfg_list_next(const char *list, const char *w)
+{
+	if (list == NULL)
+		return NULL;
+	w = w == NULL ? list : w + strlen(w) + 1;
+	return *w != '\0' ? w : NULL;
+}
+
+/* Copies a list with its final empty word; NULL stays NULL. Returns 0, or
+ * -1 on ENOMEM. */
+static int
+list_dup(char **dst, const char *src)
+{
+	const char *w, *last = NULL;
+	size_t len;
+
+	*dst = NULL;
+	if (src == NULL)
+		return 0;
+	for (w = cfg_list_next(src, NULL); w != NULL; w = cfg_list_next(src, w))
+		last = w;
+	len = last == NULL ? 1 : (size_t)(last - src) + strlen(last) + 2;
+	if ((*dst = malloc(len)) == NULL)
+		return -1;
+	memcpy(*dst, src, len);
+	return 0;
+}
+
+/* A name in allow-users: what a web server may put in REMOTE_USER, less
+ * control characters (and the white space that separates names). Returns
+ * NULL, or what is wrong. */
+static const char *
+check_user(const char *w, size_t len, char *out)
+{
+	size_t i;
+
+	if (len > CFG_USER_MAX)
+		return "a name is longer than 256 bytes";
+	for (i = 0; i < len; i++)
+		if ((unsigned char)w[i] < 0x20 || w[i] == 0x7f)
+			return "a name contains a control character";
+	memcpy(out, w, len);
+	out[len] = '\0';
+	return NULL;
+}
+
+/* An origin in allow-origin, http or https://host[:port] and nothing
+ * after it, written to out as a browser sends it in Origin: scheme and
+ * host in lowercase, no default port. Returns NULL, or what is wrong. */
+static const char *
+check_origin(const char *w, size_t len, char *out)
+{
+	static const char host_chars[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
+	const char *bad = "an origin is http://HOST or https://HOST, with an "
+	    "optional :PORT and no path";
+	const char *host, *end = w + len, *h;
+	char *o = out;
+	long port = -1;
+	int https;
+
+	if (len > 8 && strncasecmp(w, "https://", 8) == 0) {
+		https = 1;
+		host = w + 8;
+	} else if (len > 7 && strncasecmp(w, "http://", 7) == 0) {
+		https = 0;
+		host = w + 7;
+	} else
+		return bad;
+	h = host;
+	if (*h == '[') {
+		h++;
+		while (h < end && strchr("0123456789abcdefABCDEF:.", *h) != NULL)
+			h++;
+		if (h == host + 1 || h == end || *h != ']')
+			return bad;
+		h++;
+	} else {
+		while (h < end && strchr(host_chars, *h) != NULL)
+			h++;
+		if (h == host)
+			return bad;
+	}
+	if (h < end && *h == ':') {
+		const char *d = h + 1;
+
+		port = 0;
+		if (d == end)
+			return bad;
+		for (; d < end; d++) {
+			if (*d < '0' || *d > '9' || port > 65535)
+				return bad;
+			port = port * 10 + (*d - '0');
+		}
+		if (port < 1 || port > 65535)
+			return "an origin's port is 1 to 65535";
+		if (port == (https ? 443 : 80))
+			port = -1;
+	} else if (h != end)
+		return bad;
+	if ((size_t)(h - host) + 8 + 6 > CFG_ORIGIN_MAX)
+		return "an origin is longer than 255 bytes";
+	o += sprintf(o, "%s://", https ? "https" : "http");
+	for (; host < h; host++)
+		*o++ = (*host >= 'A' && *host <= 'Z') ? *host - 'A' + 'a' : *host;
+	if (port > 0)
+		o += sprintf(o, ":%ld", port);
+	*o = '\0';
+	return NULL;
+}
+
+/* Reads a space-separated access list into *field (replacing what the
+ * section inherited): each word checked and written by check, or "*"
+ * alone. */
+static int
+set_list(struct parser *p, const char *key, unsigned bit, char **field,
+    const char *(*check)(const char *, size_t, char *), const char *value)
+{
+	const char *w = value, *why;
+	char *list, *o;
+	size_t len, n = 0;
+	int star = 0;
+
+	if (p->seen & bit)
+		return fail(p, "%s given twice", key);
+	p->seen |= bit;
+	/* A word is never longer once checked: room for each and the end. */
+	if ((list = malloc(strlen(value) + 2)) == NULL)
+		return fail(p, "malloc: %s", strerror(errno));
+	for (o = list; *w != '\0'; w += len, n++) {
+		w += strspn(w, " \t");
+		if ((len = strcspn(w, " \t")) == 0)
+			break;
+		if (len == 1 && *w == '*') {
+			star = 1;
+			*o++ = '*';
+			*o++ = '\0';
+			continue;
+		}
+		if ((why = check(w, len, o)) != NULL) {
+			free(list);
+			return fail(p, "%s: %s", key, why);
+		}
+		o += strlen(o) + 1;
+	}
+	*o = '\0';
+	if (star && n > 1) {
+		free(list);
+		return fail(p, "%s: \"*\" stands alone", key);
+	}
+	free(*field);
+	*field = list;
+	return 0;
+}
+
 static int
 set_key(struct parser *p, const char *key, const char *value)
 {
@@ -166,6 +325,12 @@ set_key(struct parser *p, const char *key, const char *value)
 			return fail(p, "strdup: %s", strerror(errno));
 		return 0;
 	}
+	if (strcmp(key, "allow-users") == 0)
+		return set_list(p, key, SEEN_USERS, &p->cur->allow_users,
+		    check_user, value);
+	if (strcmp(key, "allow-origin") == 0)
+		return set_list(p, key, SEEN_ORIGIN, &p->cur->allow_origin,
+		    check_origin, value);
 	return fail(p, "unknown key \"%s\"", key);
 }
 
@@ -209,9 +374,13 @@ begin_section(struct parser *p, char *s)
 	*st = cfg->defaults;
 	st->path = NULL;
 	st->event = NULL;
+	st->allow_users = st->allow_origin = NULL;
 	if (cfg->defaults.event != NULL &&
 	    (st->event = strdup(cfg->defaults.event)) == NULL)
 		return fail(p, "strdup: %s", strerror(errno));
+	if (list_dup(&st->allow_users, cfg->defaults.allow_users) < 0 ||
+	    list_dup(&st->allow_origin, cfg->defaults.allow_origin) < 0)
+		return fail(p, "malloc: %s", strerror(errno));
 	memcpy(st->name, name, strlen(name) + 1);
 	p->cur = st;
 	p->cur_line = p->line;
@@ -347,6 +516,21 @@ same_string(const char *a, const char *b)
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
+/* Two access lists with the same words in the same order, or both unset. */
+static int
+same_list(const char *a, const char *b)
+{
+	const char *wa = NULL, *wb = NULL;
+
+	if (a == NULL || b == NULL)
+		return a == b;
+	do {
+		wa = cfg_list_next(a, wa);
+		wb = cfg_list_next(b, wb);
+	} while (wa != NULL && wb != NULL && strcmp(wa, wb) == 0);
+	return wa == NULL && wb == NULL;
+}
+
 int
 cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b)
 {
@@ -354,7 +538,11 @@ cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b)
 	    same_string(a->event, b->event) && a->heartbeat == b->heartbeat &&
 	    a->retry == b->retry && a->backlog == b->backlog &&
 	    a->max_clients == b->max_clients && a->max_line == b->max_line &&
-	    a->buffer == b->buffer;
+	    a->buffer == b->buffer &&
+	    /* A stream whose access changed ends its clients: who may read
+	     * it is decided when a client connects. */
+	    same_list(a->allow_users, b->allow_users) &&
+	    same_list(a->allow_origin, b->allow_origin);
 }
 
 const struct cfg_stream *
@@ -376,8 +564,12 @@ cfg_free(struct cfg *cfg)
 	for (i = 0; i < cfg->nstreams; i++) {
 		free(cfg->streams[i].path);
 		free(cfg->streams[i].event);
+		free(cfg->streams[i].allow_users);
+		free(cfg->streams[i].allow_origin);
 	}
 	free(cfg->streams);
 	free(cfg->defaults.event);
+	free(cfg->defaults.allow_users);
+	free(cfg->defaults.allow_origin);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 
 #define CFG_NAME_MAX 64
+#define CFG_USER_MAX 256	/* bytes of one name in allow-users */
+#define CFG_ORIGIN_MAX 255	/* bytes of one origin in allow-origin */
 
 /* The settings of one stream; the global section uses the same struct for
  * the defaults that every stream inherits. */
@@ -18,6 +20,12 @@ struct cfg_stream {
 	int max_clients;	/* open streams of this stream per process */
 	size_t max_line;	/* bytes kept of one line */
 	size_t buffer;		/* bytes of recent events a named pipe keeps */
+	/* Access lists: NULL when the key is not set, else words, each
+	 * NUL-terminated, after the last an empty one ("a\0b\0\0"); walk
+	 * them with cfg_list_next. "*" stands alone. */
+	char *allow_users;	/* REMOTE_USER names; "*": any; NULL: anyone */
+	char *allow_origin;	/* origins, as a browser writes them; "*": any;
+				 * NULL: no cross-origin reads */
 };
 
 struct cfg {
@@ -45,6 +53,10 @@ const struct cfg_stream *cfg_find(const struct cfg *cfg, const char *name);
 
 /* True when name is a valid stream name: [A-Za-z0-9._-]{1,64}. */
 int cfg_valid_name(const char *name, size_t len);
+
+/* Walks an access list: returns the word after w (the first when w is
+ * NULL), or NULL after the last one or when list is NULL. */
+const char *cfg_list_next(const char *list, const char *w);
 
 /* Releases what cfg_parse allocated; safe on a zeroed or freed cfg. */
 void cfg_free(struct cfg *cfg);

@@ -15,7 +15,10 @@
 #include "log.h"
 
 #define FILE_EVENTS	(IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
-#define DIR_EVENTS	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)
+/* IN_ATTRIB on the directory reports a chmod of the file at the path
+ * before it is opened (logrotate's create makes it 0600 first). */
+#define DIR_EVENTS	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | \
+			 IN_DELETE | IN_ATTRIB)
 #define BACKLOG_CHUNK	65536
 
 void
@@ -87,17 +90,18 @@ open_current(struct follow *f, struct follow_watch *w)
 	struct follow_gen *g;
 	struct stat sb;
 	char proc[64];
-	int fd;
+	int fd, saved;
 
 	if ((fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
-	    (g = calloc(1, sizeof(*g))) == NULL) {
-		int saved = S_ISREG(sb.st_mode) ? errno : EINVAL;
-		close(fd);
-		errno = saved;
-		return -1;
+	if (fstat(fd, &sb) < 0)
+		goto err;
+	if (!S_ISREG(sb.st_mode)) {
+		errno = EINVAL;
+		goto err;
 	}
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		goto err;
 	g->fd = fd;
 	g->dev = sb.st_dev;
 	g->ino = sb.st_ino;
@@ -117,6 +121,11 @@ open_current(struct follow *f, struct follow_watch *w)
 		follow_gen_put(f, w, f->cur);
 	f->cur = g;
 	return 0;
+err:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
 int
@@ -154,12 +163,34 @@ follow_stop(struct follow *f, struct follow_watch *w)
 	if (f->cur != NULL)
 		follow_gen_put(f, w, f->cur);
 	f->cur = NULL;
+	f->error = 0;
+}
+
+/* Records how looking at the file at the path went: err 0 when it is
+ * followed, else the errno of call (stat or open) on it, to be retried.
+ * Each cause is logged once until an open succeeds again, which is logged
+ * too; an ENOENT (the file went between stat and open) is not. */
+static void
+note_result(struct follow *f, const char *call, int err)
+{
+	f->error = err;
+	if (err == 0) {
+		if (f->logged != 0)
+			log_msg("stream %s: open %s: succeeded, no longer "
+			    "retrying", f->name, f->path);
+		f->logged = 0;
+	} else if (err != ENOENT && err != f->logged) {
+		log_msg("stream %s: %s %s: %s (retrying)", f->name, call,
+		    f->path, err == EINVAL ? "not a regular file" :
+		    strerror(err));
+		f->logged = err;
+	}
 }
 
 int
 follow_check(struct follow *f, struct follow_watch *w)
 {
-	struct follow_gen *g;
+	struct follow_gen *g, *old;
 	struct stat sb;
 	int changed = 0;
 
@@ -173,7 +204,14 @@ follow_check(struct follow *f, struct follow_watch *w)
 		g->size = sb.st_size;
 	}
 	if (stat(f->path, &sb) < 0) {
-		if (f->cur != NULL && errno == ENOENT) {
+		if (errno != ENOENT) {
+			/* A directory made unsearchable, and the like: the
+			 * current file, if any, stays current. */
+			note_result(f, "stat", errno);
+			return changed;
+		}
+		f->error = 0;		/* nothing to open: wait for it */
+		if (f->cur != NULL) {
 			/* Renamed or deleted: its clients read it to its end
 			 * and wait for a new file. */
 			follow_gen_put(f, w, f->cur);
@@ -182,16 +220,37 @@ follow_check(struct follow *f, struct follow_watch *w)
 		}
 		return changed;
 	}
-	if (f->cur == NULL || sb.st_dev != f->cur->dev || sb.st_ino != f->cur->ino) {
-		struct follow_gen *old = f->cur;
-
-		if (open_current(f, w) < 0)
-			log_msg("stream %s: open %s: %s", f->name, f->path,
-			    strerror(errno));
-		if (f->cur != old)
-			changed = 1;
+	if (f->cur != NULL && sb.st_dev == f->cur->dev &&
+	    sb.st_ino == f->cur->ino) {
+		note_result(f, NULL, 0);
+		return changed;
+	}
+	/* A new file: until it opens, the clients go on with the old one
+	 * (or wait), and the next check tries again. */
+	old = f->cur;
+	if (open_current(f, w) < 0)
+		note_result(f, "open", errno);
+	else if (f->cur == old)
+		note_result(f, "open", ENOENT);	/* gone since the stat */
+	else {
+		note_result(f, NULL, 0);
+		changed = 1;
 	}
 	return changed;
+}
+
+struct follow_gen *
+follow_newest(const struct follow *f)
+{
+	if (f->cur == NULL && f->error != 0 && f->error != ENOENT)
+		return f->last;
+	return f->cur;
+}
+
+int
+follow_needs_poll(const struct follow *f)
+{
+	return f->polled || f->error != 0;
 }
 
 int

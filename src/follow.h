@@ -38,6 +38,12 @@ struct follow {
 	struct follow_gen *gens;	/* every open generation, cur among them */
 	int wd_dir;		/* watch on path's directory, -1 for none */
 	int polled;		/* no inotify for this path: poll it */
+	int error;		/* errno of the last failed open of a new file
+				 * at path (EACCES, EMFILE, ENOENT for a race,
+				 * EINVAL for what is not a regular file),
+				 * retried at every check; 0: none */
+	int logged;		/* the error last logged, 0: none since the
+				 * last open that succeeded */
 };
 
 /* Opens the process's inotify instance; when that fails (the per-user
@@ -60,8 +66,21 @@ void follow_stop(struct follow *f, struct follow_watch *w);
  * becomes current (and the successor of the one before, so that a client
  * still reading an old file goes through every later one in turn), a
  * shrunk file gets a new epoch. Returns 1 when anything changed (the
- * clients should read), else 0. */
+ * clients should read), else 0.
+ * A new file that cannot be opened leaves the current file (or none)
+ * current, sets f->error, and is tried again at every later check until
+ * it opens; each cause is logged once, and so is the recovery. */
 int follow_check(struct follow *f, struct follow_watch *w);
+
+/* The generation a new client starts in: the current one; while a new
+ * file at the path cannot be opened, the newest one (the old file, which
+ * the new one will succeed). NULL: none, the client waits for a file. */
+struct follow_gen *follow_newest(const struct follow *f);
+
+/* True when the follower must be checked every FOLLOW_POLL_MS: it has no
+ * inotify, or a file at the path failed to open and no event may come to
+ * say that it would open now (a chmod, fds freed). */
+int follow_needs_poll(const struct follow *f);
 
 /* True when the inotify event with wd (and name, for a directory watch)
  * concerns this follower. */

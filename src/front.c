@@ -1,17 +1,25 @@
 /* front.c - the web server side: a request's CGI parameters decided, and
  * the CGI response headers. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "front.h"
+
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
 
 const char *
 front_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 204: return "No Content";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 503: return "Service Unavailable";
@@ -26,13 +34,39 @@ front_headers(char *dst, int status, const char *content_type,
 	int n;
 
 	n = snprintf(dst, FRONT_HEADERS_MAX,
-	    "Status: %d %s\r\nContent-Type: %s\r\n%s%s\r\n",
-	    status, front_reason(status), content_type,
-	    status == 200 && strcmp(content_type, "text/event-stream") == 0
+	    "Status: %d %s\r\n%s%s%s%s%s\r\n",
+	    status, front_reason(status),
+	    content_type ? "Content-Type: " : "", content_type ? content_type : "",
+	    content_type ? "\r\n" : "",
+	    status == 200 && content_type != NULL &&
+	    strcmp(content_type, "text/event-stream") == 0
 		? "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\n"
 		: "Cache-Control: no-cache\r\n",
 	    extra ? extra : "");
 	return n < FRONT_HEADERS_MAX ? (size_t)n : FRONT_HEADERS_MAX - 1;
+}
+
+const char *
+front_access_headers(char *dst, const struct req *req, const char *extra)
+{
+	int cors = req->allow_origin != NULL;
+
+	/* A listed origin may read with credentials (cookies, HTTP auth:
+	 * EventSource's withCredentials); "*" never may, as CORS says. */
+	snprintf(dst, FRONT_ACCESS_MAX, "%s%s%s%s%s%s%s",
+	    extra ? extra : "",
+	    req->vary_origin ? "Vary: Origin\r\n" : "",
+	    cors ? "Access-Control-Allow-Origin: " : "",
+	    cors ? req->allow_origin : "", cors ? "\r\n" : "",
+	    cors && strcmp(req->allow_origin, "*") != 0
+		? "Access-Control-Allow-Credentials: true\r\n" : "",
+	    cors && req->kind == REQ_PREFLIGHT
+		? "Access-Control-Allow-Methods: GET, HEAD\r\n"
+		  /* EventSource sends it when it reconnects. */
+		  "Access-Control-Allow-Headers: Last-Event-ID\r\n"
+		  "Access-Control-Max-Age: " STR(FRONT_CORS_MAX_AGE) "\r\n"
+		: "");
+	return dst;
 }
 
 typedef const char *(*param_fn)(const char *name, const void *from);
@@ -47,6 +81,9 @@ decide(const struct cfg *cfg, param_fn get, const void *from, struct req *req)
 	p.query = get("QUERY_STRING", from);
 	p.last_event_id = get("HTTP_LAST_EVENT_ID", from);
 	p.accept = get("HTTP_ACCEPT", from);
+	p.remote_user = get("REMOTE_USER", from);
+	p.origin = get("HTTP_ORIGIN", from);
+	p.cors_method = get("HTTP_ACCESS_CONTROL_REQUEST_METHOD", from);
 	req_parse(cfg, &p, req);
 }
 
@@ -84,4 +121,77 @@ front_fcgi_request(const struct cfg *cfg, const struct fcgi_reader *r,
 		return;
 	}
 	decide(cfg, fcgi_reader_param, r, req);
+}
+
+int
+front_addrs_parse(struct front_addrs *a, const char *list, char *err,
+    size_t errlen)
+{
+	const char *p = list;
+
+	a->n = 0;
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		struct front_addr *ad = &a->addr[a->n];
+		char one[INET6_ADDRSTRLEN];
+
+		while (len > 0 && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len > 0) {
+			if (a->n == FRONT_ADDRS_MAX) {
+				snprintf(err, errlen, "FCGI_WEB_SERVER_ADDRS: more "
+				    "than %d addresses", FRONT_ADDRS_MAX);
+				return -1;
+			}
+			if (len >= sizeof(one)) {
+				snprintf(err, errlen, "FCGI_WEB_SERVER_ADDRS: "
+				    "not an address: %.40s", p);
+				return -1;
+			}
+			memcpy(one, p, len);
+			one[len] = '\0';
+			memset(ad->bytes, 0, sizeof(ad->bytes));
+			if (inet_pton(AF_INET, one, ad->bytes) == 1)
+				ad->family = AF_INET;
+			else if (inet_pton(AF_INET6, one, ad->bytes) == 1)
+				ad->family = AF_INET6;
+			else {
+				snprintf(err, errlen, "FCGI_WEB_SERVER_ADDRS: "
+				    "not an address: %s", one);
+				return -1;
+			}
+			a->n++;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+int
+front_addr_allowed(const struct front_addrs *a, const void *sockaddr)
+{
+	const struct sockaddr *sa = sockaddr;
+	const unsigned char *bytes;
+	size_t i, len;
+
+	if (sa->sa_family == AF_INET) {
+		bytes = (const unsigned char *)
+		    &((const struct sockaddr_in *)sockaddr)->sin_addr;
+		len = 4;
+	} else if (sa->sa_family == AF_INET6) {
+		bytes = (const unsigned char *)
+		    &((const struct sockaddr_in6 *)sockaddr)->sin6_addr;
+		len = 16;
+	} else
+		return 1;	/* a unix socket: its mode decides */
+	if (a->n == 0)
+		return 1;
+	for (i = 0; i < a->n; i++)
+		if (a->addr[i].family == sa->sa_family &&
+		    memcmp(a->addr[i].bytes, bytes, len) == 0)
+			return 1;
+	return 0;
 }

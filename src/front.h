@@ -8,11 +8,30 @@
 #include "fcgi.h"
 #include "req.h"
 
-#define FRONT_HEADERS_MAX	512
+#define FRONT_HEADERS_MAX	1024
+#define FRONT_ACCESS_MAX	640	/* front_access_headers' dst */
+#define FRONT_CORS_MAX_AGE	3600	/* seconds a browser keeps a preflight */
+#define FRONT_ADDRS_MAX		64
 
-/* Writes CGI response headers and the blank line; extra is NULL or more
- * header lines, each ending in "\r\n". Returns the length. */
+/* FCGI_WEB_SERVER_ADDRS: the only peers a TCP listener serves. */
+struct front_addrs {
+	size_t n;		/* 0: every peer */
+	struct front_addr {
+		int family;	/* AF_INET or AF_INET6 */
+		unsigned char bytes[16];
+	} addr[FRONT_ADDRS_MAX];
+};
+
+/* Writes CGI response headers and the blank line; content_type NULL
+ * for none (204); extra is NULL or more header lines, each ending in
+ * "\r\n". Returns the length. */
 size_t front_headers(char *dst, int status, const char *content_type,
+    const char *extra);
+
+/* Writes to dst (FRONT_ACCESS_MAX bytes) extra (NULL, or header lines
+ * of at most 64 bytes), then the CORS and Vary headers that req calls
+ * for. Returns dst. */
+const char *front_access_headers(char *dst, const struct req *req,
     const char *extra);
 
 /* The reason phrase of an HTTP status sse-tail sends. */
@@ -25,5 +44,15 @@ void front_cgi_request(const struct cfg *cfg, struct req *req);
  * FCGI_EV_REQUEST); parameters over FCGI_PARAMS_MAX are a 400. */
 void front_fcgi_request(const struct cfg *cfg, const struct fcgi_reader *r,
     struct req *req);
+
+/* Parses FCGI_WEB_SERVER_ADDRS (NULL or empty: every peer), a comma-
+ * separated list of IPv4 or IPv6 addresses, as libfcgi did. Returns 0, or
+ * -1 with what is wrong in err. */
+int front_addrs_parse(struct front_addrs *a, const char *list, char *err,
+    size_t errlen);
+
+/* True when a peer (a sockaddr from accept) may be served: every unix
+ * socket peer; a TCP one when the list is empty or names it. */
+int front_addr_allowed(const struct front_addrs *a, const void *sockaddr);
 
 #endif

@@ -3,8 +3,10 @@
 #include <fcgiapp.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,20 +30,26 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: sse-tail [--config FILE] [--listen ADDR] [--check]\n"
+	    "usage: sse-tail [--config FILE] [--check]\n"
+	    "                [--listen ADDR [--socket-mode MODE] [--socket-group GROUP]]\n"
 	    "       sse-tail --help | --version\n"
 	    "\n"
 	    "Streams log files and named pipes as Server-Sent Events, as a\n"
 	    "FastCGI or CGI responder behind a web server.\n"
 	    "\n"
-	    "  -c, --config FILE  configuration (default $SSE_TAIL_CONFIG, else\n"
-	    "                     %s/sse-tail.conf)\n"
-	    "  -l, --listen ADDR  serve FastCGI on unix:/path, HOST:PORT or\n"
-	    "                     [IPv6]:PORT; without it, the socket on fd 0\n"
-	    "                     (a spawner), LISTEN_FDS (systemd), or CGI\n"
-	    "  -t, --check        check the configuration and exit\n"
-	    "  -h, --help         show this help\n"
-	    "  -V, --version      show the version\n", SYSCONFDIR);
+	    "  -c, --config FILE          configuration (default $SSE_TAIL_CONFIG,\n"
+	    "                             else %s/sse-tail.conf)\n"
+	    "  -l, --listen ADDR          serve FastCGI on unix:/path, HOST:PORT or\n"
+	    "                             [IPv6]:PORT; without it, the socket on\n"
+	    "                             fd 0 (a spawner), LISTEN_FDS (systemd),\n"
+	    "                             or CGI\n"
+	    "  -m, --socket-mode MODE     octal permissions of the unix: socket\n"
+	    "                             (default 0777 less the umask)\n"
+	    "  -g, --socket-group GROUP   group of the unix: socket (default the\n"
+	    "                             process's)\n"
+	    "  -t, --check                check the configuration and exit\n"
+	    "  -h, --help                 show this help\n"
+	    "  -V, --version              show the version\n", SYSCONFDIR);
 }
 
 /* Debian's spawners leave no fd closed, but a careless one might: keep
@@ -82,8 +90,47 @@ systemd_socket(void)
 	return SD_LISTEN_FDS_START;
 }
 
+/* Parses --socket-mode: octal, at most 0777. Returns it, or -1. */
+static long
+parse_mode(const char *s)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '7')
+		return -1;
+	v = strtol(s, &end, 8);
+	return *end != '\0' || v > 0777 ? -1 : v;
+}
+
+/* Parses --socket-group: a group name, else a number. Returns 0 and sets
+ * *gid, or -1. */
 static int
-listen_unix(const char *path)
+parse_group(const char *s, gid_t *gid)
+{
+	struct group *gr;
+	char *end;
+	unsigned long v;
+
+	if ((gr = getgrnam(s)) != NULL) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || errno != 0 || v >= (gid_t)-1)
+		return -1;
+	*gid = (gid_t)v;
+	return 0;
+}
+
+/* Creates the socket of --listen unix:PATH, with mode (-1: the umask's)
+ * and group (-1: the process's), set before it listens, so that no one
+ * else can connect meanwhile. Returns the fd, or -1 (logged). */
+static int
+listen_unix(const char *path, long mode, gid_t group)
 {
 	struct sockaddr_un sun;
 	struct stat sb;
@@ -116,13 +163,28 @@ listen_unix(const char *path)
 			return -1;
 		}
 	}
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    listen(fd, LISTEN_BACKLOG) < 0) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		log_msg("bind %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
+	if (mode >= 0 && chmod(path, (mode_t)mode) < 0) {
+		log_msg("--socket-mode: chmod %s: %s", path, strerror(errno));
+		goto err;
+	}
+	if (group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0) {
+		log_msg("--socket-group: chown %s: %s", path, strerror(errno));
+		goto err;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
+		log_msg("listen %s: %s", path, strerror(errno));
+		goto err;
+	}
 	return fd;
+err:
+	unlink(path);
+	close(fd);
+	return -1;
 }
 
 static int
@@ -171,33 +233,86 @@ listen_inet(const char *addr)
 	return fd;
 }
 
+/* REMOTE_USER is whatever the FastCGI peer says: allow-users means
+ * something only when no one but the web server can connect. Warns when
+ * the listening socket is TCP (any local user can connect) or a unix
+ * socket that others may connect to. */
+static void
+warn_if_open(const struct cfg *cfg, int fd)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+	socklen_t len = sizeof(ss);
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < cfg->nstreams; i++)
+		if (cfg->streams[i].allow_users != NULL)
+			break;
+	if (i == cfg->nstreams)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		log_msg("getsockname: %s", strerror(errno));
+		return;
+	}
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+		log_msg("warning: stream \"%s\" has allow-users, but sse-tail "
+		    "listens on TCP: any local process may connect and set "
+		    "REMOTE_USER; listen on a unix socket only the web server "
+		    "can open", cfg->streams[i].name);
+	else if (ss.ss_family == AF_UNIX &&
+	    len > offsetof(struct sockaddr_un, sun_path) &&
+	    (sun->sun_path[0] == '\0' ||
+	    (stat(sun->sun_path, &sb) == 0 && (sb.st_mode & S_IWOTH))))
+		log_msg("warning: stream \"%s\" has allow-users, but any local "
+		    "process may connect to sse-tail's socket and set "
+		    "REMOTE_USER; let only the web server open it "
+		    "(--socket-mode, --socket-group)", cfg->streams[i].name);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "socket-mode", required_argument, NULL, 'm' },
+		{ "socket-group", required_argument, NULL, 'g' },
 		{ "check", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *config = getenv("SSE_TAIL_CONFIG"), *listen_addr = NULL;
-	const char *unix_path = NULL;
+	const char *unix_path = NULL, *group_arg = NULL;
 	struct req req;
+	long mode = -1;
+	gid_t group = (gid_t)-1;
 	struct cfg cfg;
 	struct srv *srv;
 	char err[512];
 	int opt, check = 0, listen_fd = -1, status;
 
 	keep_std_fds_open();
-	while ((opt = getopt_long(argc, argv, "c:l:thV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:l:m:g:thV", longopts,
+	    NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			config = optarg;
 			break;
 		case 'l':
 			listen_addr = optarg;
+			break;
+		case 'm':
+			if ((mode = parse_mode(optarg)) < 0) {
+				log_msg("--socket-mode %s: not an octal mode of at "
+				    "most 0777", optarg);
+				return 2;
+			}
+			break;
+		case 'g':
+			group_arg = optarg;
 			break;
 		case 't':
 			check = 1;
@@ -217,6 +332,15 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if ((mode >= 0 || group_arg != NULL) &&
+	    (listen_addr == NULL || strncmp(listen_addr, "unix:", 5) != 0)) {
+		log_msg("--socket-mode and --socket-group need --listen unix:PATH");
+		return 2;
+	}
+	if (group_arg != NULL && parse_group(group_arg, &group) < 0) {
+		log_msg("--socket-group %s: no such group", group_arg);
+		return 2;
+	}
 	if (config == NULL || *config == '\0')
 		config = SYSCONFDIR "/sse-tail.conf";
 	if (cfg_load(&cfg, config, err, sizeof(err)) < 0) {
@@ -232,7 +356,7 @@ main(int argc, char **argv)
 	if (listen_addr != NULL) {
 		if (strncmp(listen_addr, "unix:", 5) == 0) {
 			unix_path = listen_addr + 5;
-			listen_fd = listen_unix(unix_path);
+			listen_fd = listen_unix(unix_path, mode, group);
 		} else
 			listen_fd = listen_inet(listen_addr);
 		if (listen_fd < 0) {
@@ -252,14 +376,18 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	if (listen_fd >= 0)
+		warn_if_open(&cfg, listen_fd);
+
 	/* A gone client must be an error from write, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
+	if (listen_fd < 0)
+		front_cgi_request(&cfg, &req);	/* before srv takes cfg */
 	if ((srv = srv_new(config, &cfg)) == NULL)
 		return 1;
-	if (listen_fd < 0) {
-		front_cgi_request(&cfg, &req);
+	if (listen_fd < 0)
 		status = srv_run_cgi(srv, &req);
-	} else
+	else
 		status = srv_run(srv, listen_fd);
 	srv_free(srv);
 	if (unix_path != NULL)

@@ -57,7 +57,7 @@ page_viewer(const struct cfg_stream *st)
 }
 
 char *
-page_index_json(const struct cfg *cfg)
+page_index_json(const struct cfg *cfg, const struct req *req)
 {
 	size_t i, len = 4 + cfg->nstreams * (CFG_NAME_MAX + 3);
 	char *page = malloc(len), *p;
@@ -67,13 +67,15 @@ page_index_json(const struct cfg *cfg)
 	p = page;
 	*p++ = '[';
 	for (i = 0; i < cfg->nstreams; i++)
-		p += sprintf(p, "%s\"%s\"", i ? "," : "", cfg->streams[i].name);
+		if (req_may_open(&cfg->streams[i], req))
+			p += sprintf(p, "%s\"%s\"", p > page + 1 ? "," : "",
+			    cfg->streams[i].name);
 	strcpy(p, "]\n");
 	return page;
 }
 
 char *
-page_index_html(const struct cfg *cfg)
+page_index_html(const struct cfg *cfg, const struct req *req)
 {
 	static const char head[] =
 	    "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -92,8 +94,9 @@ page_index_html(const struct cfg *cfg)
 	p = page + sprintf(page, "%s", head);
 	/* A query link works wherever the responder is mounted. */
 	for (i = 0; i < cfg->nstreams; i++)
-		p += sprintf(p, "<li><a href=\"?stream=%s\">%s</a></li>\n",
-		    cfg->streams[i].name, cfg->streams[i].name);
+		if (req_may_open(&cfg->streams[i], req))
+			p += sprintf(p, "<li><a href=\"?stream=%s\">%s</a></li>\n",
+			    cfg->streams[i].name, cfg->streams[i].name);
 	strcpy(p, tail);
 	return page;
 }

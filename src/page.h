@@ -6,11 +6,13 @@
 #include <stddef.h>
 
 #include "cfg.h"
+#include "req.h"
 
 /* Each returns a malloc'd NUL-terminated body (the caller frees it), or
- * NULL on ENOMEM. */
-char *page_index_json(const struct cfg *cfg);
-char *page_index_html(const struct cfg *cfg);
+ * NULL on ENOMEM. The index lists the streams that req's user may open
+ * (req_may_open). */
+char *page_index_json(const struct cfg *cfg, const struct req *req);
+char *page_index_html(const struct cfg *cfg, const struct req *req);
 char *page_viewer(const struct cfg_stream *st);
 
 #endif

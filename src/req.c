@@ -215,27 +215,84 @@ parse_lines(const char *s)
 	return v > REQ_LINES_MAX ? -1 : (int)v;
 }
 
-void
-req_parse(const struct cfg *cfg, const struct req_params *params,
-    struct req *req)
+/* The name in some stream's allow-users that equals user, or NULL. */
+static const char *
+find_user(const struct cfg *cfg, const char *user)
+{
+	const char *w;
+	size_t i;
+
+	for (i = 0; i < cfg->nstreams; i++)
+		for (w = NULL; (w = cfg_list_next(cfg->streams[i].allow_users,
+		    w)) != NULL; )
+			if (strcmp(w, user) == 0)
+				return w;
+	return NULL;
+}
+
+int
+req_may_open(const struct cfg_stream *st, const struct req *req)
+{
+	const char *w;
+
+	if (st->allow_users == NULL)
+		return 1;
+	if (!req->authenticated)
+		return 0;
+	for (w = NULL; (w = cfg_list_next(st->allow_users, w)) != NULL; )
+		if (strcmp(w, "*") == 0 ||
+		    (req->user != NULL && strcmp(w, req->user) == 0))
+			return 1;
+	return 0;
+}
+
+/* Sets the CORS answer from the allow-origin of scope (the stream asked
+ * for, else the global keys). A browser writes Origin in lowercase, as
+ * the configuration keeps it; other clients may not. */
+static void
+set_cors(struct req *req, const struct cfg_stream *scope, const char *origin)
+{
+	const char *w;
+
+	if (scope->allow_origin == NULL)
+		return;
+	req->vary_origin = 1;
+	if (origin == NULL)
+		return;
+	for (w = NULL; (w = cfg_list_next(scope->allow_origin, w)) != NULL; )
+		if (strcmp(w, "*") == 0 || strcasecmp(w, origin) == 0) {
+			req->allow_origin = w;
+			return;
+		}
+}
+
+static int
+is_get_or_head(const char *method)
+{
+	return method != NULL &&
+	    (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+}
+
+/* req_parse without the CORS answer: sets *scope to the stream asked for
+ * when there is one. */
+static void
+decide(const struct cfg *cfg, const struct req_params *params,
+    struct req *req, const struct cfg_stream **scope)
 {
 	struct query q;
 	const struct cfg_stream *st = NULL;
 	const char *name = NULL, *bad;
-	int html;
+	int html, preflight;
 
-	memset(req, 0, sizeof(*req));
-	req->stream = -1;
-	req->last_id = -1;
-	req->lines = -1;
-
-	if (params->method == NULL ||
-	    (strcmp(params->method, "GET") != 0 &&
-	     strcmp(params->method, "HEAD") != 0)) {
+	/* A CORS preflight: OPTIONS with Origin and the method to come. */
+	preflight = params->method != NULL &&
+	    strcmp(params->method, "OPTIONS") == 0 &&
+	    params->origin != NULL && params->cors_method != NULL;
+	if (!preflight && !is_get_or_head(params->method)) {
 		refuse(req, 405, "method not allowed: use GET or HEAD");
 		return;
 	}
-	req->head = strcmp(params->method, "HEAD") == 0;
+	req->head = !preflight && strcmp(params->method, "HEAD") == 0;
 
 	memset(&q, 0, sizeof(q));
 	if (params->query != NULL &&
@@ -265,16 +322,55 @@ req_parse(const struct cfg *cfg, const struct req_params *params,
 		}
 	} else if (cfg->nstreams == 1)
 		st = &cfg->streams[0];
-	else {
+
+	if (st != NULL) {
+		*scope = st;
+		req->stream = (int)(st - cfg->streams);
+	}
+	if (preflight) {
+		/* It carries no credentials: allow-users is checked on the
+		 * request it announces. */
+		if (!is_get_or_head(params->cors_method))
+			refuse(req, 405, "method not allowed: use GET or HEAD");
+		else
+			req->kind = REQ_PREFLIGHT;
+		return;
+	}
+	if (st == NULL) {
 		req->kind = html ? REQ_INDEX_HTML : REQ_INDEX_JSON;
 		return;
 	}
-
-	req->stream = (int)(st - cfg->streams);
+	if (!req_may_open(st, req)) {
+		refuse(req, 403, "forbidden: this stream is open to certain "
+		    "users only");
+		return;
+	}
 	req->kind = html ? REQ_VIEWER : REQ_STREAM;
 	/* A Last-Event-ID that is not an offset counts as absent: a browser
 	 * would send it again on every reconnect. */
 	req->last_id = req_parse_id(params->last_event_id);
 	if (req->last_id < 0 && q.has_last_id)
 		req->last_id = req_parse_id(q.last_id);
+}
+
+void
+req_parse(const struct cfg *cfg, const struct req_params *params,
+    struct req *req)
+{
+	const struct cfg_stream *scope = &cfg->defaults;
+
+	memset(req, 0, sizeof(*req));
+	req->stream = -1;
+	req->last_id = -1;
+	req->lines = -1;
+	req->authenticated = params->remote_user != NULL &&
+	    params->remote_user[0] != '\0';
+	if (req->authenticated)
+		req->user = find_user(cfg, params->remote_user);
+
+	decide(cfg, params, req, &scope);
+	set_cors(req, scope, params->origin);
+	/* A preflight from an origin not allowed is any other OPTIONS. */
+	if (req->kind == REQ_PREFLIGHT && req->allow_origin == NULL)
+		refuse(req, 405, "method not allowed: use GET or HEAD");
 }

@@ -15,6 +15,7 @@ enum req_kind {
 	REQ_VIEWER,		/* the HTML viewer of one stream */
 	REQ_INDEX_JSON,		/* the names of all streams, as JSON */
 	REQ_INDEX_HTML,		/* the names of all streams, as a page */
+	REQ_PREFLIGHT,		/* a CORS preflight (OPTIONS) to allow: 204 */
 	REQ_ERROR		/* status and message say what is wrong */
 };
 
@@ -25,22 +26,40 @@ struct req_params {
 	const char *query;		/* QUERY_STRING */
 	const char *last_event_id;	/* HTTP_LAST_EVENT_ID */
 	const char *accept;		/* HTTP_ACCEPT */
+	const char *remote_user;	/* REMOTE_USER: who the web server
+					 * authenticated */
+	const char *origin;		/* HTTP_ORIGIN */
+	const char *cors_method;	/* HTTP_ACCESS_CONTROL_REQUEST_METHOD */
 };
 
 struct req {
 	enum req_kind kind;
 	int head;		/* HEAD: answer the headers only */
-	int status;		/* REQ_ERROR: 400, 404 or 405 */
+	int status;		/* REQ_ERROR: 400, 403, 404 or 405 */
 	const char *message;	/* REQ_ERROR: a static one-line text */
 	int stream;		/* REQ_STREAM, REQ_VIEWER: index in cfg */
 	int64_t last_id;	/* resume point, -1 for none */
 	int lines;		/* backlog for this request, -1: the stream's */
+	/* Access. Strings point into the cfg (or are static): they live as
+	 * long as it does. */
+	const char *user;	/* REMOTE_USER as some allow-users spells it;
+				 * NULL when none names it */
+	int authenticated;	/* REMOTE_USER was set and not empty */
+	const char *allow_origin;	/* Access-Control-Allow-Origin to send:
+					 * the request's origin or "*"; NULL:
+					 * no CORS headers */
+	int vary_origin;	/* the answer depends on Origin (the stream
+				 * has allow-origin): send Vary: Origin */
 };
 
 /* Decides what the request asks for. Never fails: a bad request is
  * REQ_ERROR with the status to answer. Nothing in params is kept. */
 void req_parse(const struct cfg *cfg, const struct req_params *params,
     struct req *req);
+
+/* Returns 1 when the request's user may open st (its allow-users), else
+ * 0. */
+int req_may_open(const struct cfg_stream *st, const struct req *req);
 
 /* Parses a Last-Event-ID: a decimal offset. Returns it, or -1 when s is
  * NULL or not a decimal number of at most REQ_ID_MAX. */

@@ -6,6 +6,8 @@
  * until its follower or its heartbeat wakes it. Files are read with pread at
  * each client's own offset (the page cache is shared); a named pipe is read
  * once and framed once into a ring that its clients copy from. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/queue.h>
@@ -35,6 +37,7 @@
 
 #define BATCH		65536	/* bytes one client is given per turn */
 #define IN_CHUNK	65536	/* bytes read from a file at once */
+#define REQ_CHUNK	16384	/* bytes read from a web server at once */
 #define STOP_GRACE_MS	700	/* SIGTERM: time to flush, within the 1 s */
 #define LINGER_MS	2000	/* a finished connection waits for EOF */
 #define MAX_EVENTS	256
@@ -118,6 +121,7 @@ struct srv {
 	int64_t accept_resume;		/* ms: listen again (EMFILE); -1 */
 	TAILQ_HEAD(, client) reading;	/* requests still being read */
 	size_t nreading;
+	struct front_addrs peers;	/* FCGI_WEB_SERVER_ADDRS */
 	int64_t notice_at;		/* protocol errors: last logged */
 	unsigned notices_dropped;	/* not logged since */
 	struct follow_watch watch;
@@ -131,7 +135,7 @@ struct srv {
 	char *out;			/* one turn's framed output */
 	size_t out_cap;
 	char *in;			/* IN_CHUNK bytes read from a file */
-	unsigned char *req_in;		/* IN_CHUNK bytes read from a web server */
+	unsigned char *req_in;		/* REQ_CHUNK bytes read from a web server */
 	char *line;			/* the start of a long line */
 	size_t line_cap;
 	int stopping;			/* SIGTERM seen */
@@ -243,10 +247,15 @@ want_out(struct srv *s, struct client *c, int on)
 		return;
 	c->want_out = on;
 	ev.data.ptr = c;
-	ev.events = (c->fd_in >= 0 ? EPOLLIN | EPOLLRDHUP : 0) |
-	    (on ? EPOLLOUT : 0);
-	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd_out, &ev) < 0)
+	/* While the web server has not taken what was written, its input
+	 * waits too: a peer that sends without reading cannot make answers
+	 * pile up here. A gone peer still shows as EPOLLOUT or EPOLLERR. */
+	ev.events = on ? EPOLLOUT : c->fd_in >= 0 ? EPOLLIN | EPOLLRDHUP : 0;
+	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd_out, &ev) < 0) {
 		log_msg("epoll_ctl MOD: %s", strerror(errno));
+		c->gone = 1;		/* it would stall: close it */
+		enqueue(s, c);
+	}
 }
 
 static int
@@ -407,18 +416,20 @@ client_end(struct srv *s, struct client *c)
 	enqueue(s, c);
 }
 
-/* A whole answer that is not a stream: headers, body, end. */
+/* A whole answer that is not a stream: headers (with req's CORS ones),
+ * body, end. */
 static void
-answer(struct srv *s, struct client *c, int head, int status,
+answer(struct srv *s, struct client *c, const struct req *req, int status,
     const char *type, const char *extra, const char *body)
 {
-	char headers[FRONT_HEADERS_MAX];
+	char headers[FRONT_HEADERS_MAX], access[FRONT_ACCESS_MAX];
 	struct iovec v[2];
 
 	v[0].iov_base = headers;
-	v[0].iov_len = front_headers(headers, status, type, extra);
+	v[0].iov_len = front_headers(headers, status, type,
+	    front_access_headers(access, req, extra));
 	v[1].iov_base = (void *)body;
-	v[1].iov_len = head || body == NULL ? 0 : strlen(body);
+	v[1].iov_len = req->head || body == NULL ? 0 : strlen(body);
 	if (client_write(s, c, v, 2, 0) < 0)
 		c->gone = 1;
 	client_end(s, c);
@@ -442,8 +453,7 @@ answer_error(struct srv *s, struct client *c, const struct req *req,
 		    retry > 0 ? retry : 1);
 	}
 	snprintf(body, sizeof(body), "%s\n", message);
-	answer(s, c, req->head, status, "text/plain; charset=utf-8", extra,
-	    body);
+	answer(s, c, req, status, "text/plain; charset=utf-8", extra, body);
 }
 
 /* ---- streams ---- */
@@ -502,7 +512,7 @@ stream_activate(struct srv *s, struct stream *st)
 			return -1;
 		}
 		st->is_pipe = 0;
-		if (st->follow.polled)
+		if (follow_needs_poll(&st->follow))
 			schedule_poll(s);
 	}
 	st->active = 1;
@@ -788,7 +798,7 @@ client_close(struct srv *s, struct client *c)
 		 * the web server gets the whole response; a peer that keeps
 		 * sending gets its RST. */
 		for (i = 0; i < DRAIN_READS; i++)
-			if (read(c->fd_in, s->req_in, IN_CHUNK) <= 0)
+			if (read(c->fd_in, s->req_in, REQ_CHUNK) <= 0)
 				break;
 		close(c->fd_in);
 	} else if (c->pollable)
@@ -809,7 +819,7 @@ client_close(struct srv *s, struct client *c)
 static void
 position_file(struct client *c, const struct req *req)
 {
-	struct follow_gen *g = c->st->follow.cur;
+	struct follow_gen *g = follow_newest(&c->st->follow);
 	off_t off;
 
 	if (g == NULL) {
@@ -860,11 +870,11 @@ static void
 start_stream(struct srv *s, struct client *c, const struct req *req)
 {
 	struct stream *st = s->streams[req->stream];
-	char start[FRONT_HEADERS_MAX + 64];
+	char start[FRONT_HEADERS_MAX + 64], access[FRONT_ACCESS_MAX];
 	size_t len;
 
 	if (req->head) {
-		answer(s, c, 1, 200, "text/event-stream", NULL, NULL);
+		answer(s, c, req, 200, "text/event-stream", NULL, NULL);
 		return;
 	}
 	if (s->nclients >= (size_t)s->cfg->defaults.max_clients ||
@@ -872,7 +882,11 @@ start_stream(struct srv *s, struct client *c, const struct req *req)
 		answer_error(s, c, req, 503, "too many clients, try again later");
 		return;
 	}
-	if (!st->active && stream_activate(s, st) < 0) {
+	/* A file that exists but cannot be opened is a 503, unless an older
+	 * one is still open: then that one is served meanwhile. */
+	if ((!st->active && stream_activate(s, st) < 0) || (!st->is_pipe &&
+	    follow_newest(&st->follow) == NULL && st->follow.error != 0 &&
+	    st->follow.error != ENOENT)) {
 		answer_error(s, c, req, 503, "stream unavailable, see the server log");
 		return;
 	}
@@ -885,7 +899,8 @@ start_stream(struct srv *s, struct client *c, const struct req *req)
 	else
 		position_file(c, req);
 	/* The body starts at once, so that the client's open event fires. */
-	len = front_headers(start, 200, "text/event-stream", NULL);
+	len = front_headers(start, 200, "text/event-stream",
+	    front_access_headers(access, req, NULL));
 	len += (size_t)sprintf(start + len, "retry: %d\n: sse-tail\n\n",
 	    st->cfg->retry);
 	if (client_write1(s, c, start, len) < 0)
@@ -950,16 +965,19 @@ request_start(struct srv *s, struct client *c, const struct req *req)
 		answer_error(s, c, req, req->status, req->message);
 		return;
 	case REQ_INDEX_JSON:
-		body = page_index_json(s->cfg);
-		answer(s, c, req->head, 200, "application/json", NULL, body);
+		body = page_index_json(s->cfg, req);
+		answer(s, c, req, 200, "application/json", NULL, body);
 		break;
 	case REQ_INDEX_HTML:
-		body = page_index_html(s->cfg);
-		answer(s, c, req->head, 200, "text/html; charset=utf-8", NULL, body);
+		body = page_index_html(s->cfg, req);
+		answer(s, c, req, 200, "text/html; charset=utf-8", NULL, body);
 		break;
 	case REQ_VIEWER:
 		body = page_viewer(&s->cfg->streams[req->stream]);
-		answer(s, c, req->head, 200, "text/html; charset=utf-8", NULL, body);
+		answer(s, c, req, 200, "text/html; charset=utf-8", NULL, body);
+		break;
+	case REQ_PREFLIGHT:
+		answer(s, c, req, 204, NULL, NULL, NULL);
 		break;
 	case REQ_STREAM:
 		start_stream(s, c, req);
@@ -1033,8 +1051,6 @@ reading_stop(struct srv *s, struct client *c)
 	TAILQ_REMOVE(&s->reading, c, rd_link);
 	c->reading = 0;
 	s->nreading--;
-	if (s->nreading < READING_MAX && s->accept_resume < 0 && !s->stopping)
-		listen_set(s, 1);
 }
 
 /* A kept connection (FCGI_KEEP_CONN) whose response has ended waits for
@@ -1080,7 +1096,10 @@ request_abort(struct srv *s, struct client *c)
 static int
 conn_feed(struct srv *s, struct client *c, const unsigned char *p, size_t n)
 {
-	while (n > 0 && !c->gone) {
+	/* Once END_REQUEST is on its way (and the connection is not kept),
+	 * nothing more of the peer's counts: not an aborted request's late
+	 * PARAMS. */
+	while (n > 0 && !c->gone && !c->ending) {
 		enum fcgi_event ev;
 		size_t used = fcgi_read(&c->rd, p, n, &ev);
 		struct iovec v;
@@ -1121,12 +1140,14 @@ client_input(struct srv *s, struct client *c)
 	int i;
 
 	for (i = 0; i < DRAIN_READS; i++) {
-		ssize_t n = read(c->fd_in, s->req_in, IN_CHUNK);
+		ssize_t n = read(c->fd_in, s->req_in, REQ_CHUNK);
 
 		if (n > 0) {
 			if (!c->lingering && conn_feed(s, c, s->req_in,
 			    (size_t)n) < 0)
 				return -1;
+			if (pending(c))
+				break;	/* want_out paused the input */
 			continue;
 		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
@@ -1138,21 +1159,29 @@ client_input(struct srv *s, struct client *c)
 }
 
 /* The listening socket is readable: takes what connections there are,
- * ACCEPT_BATCH at most a turn and READING_MAX being read at once. */
+ * ACCEPT_BATCH at most a turn; at most READING_MAX are being read at
+ * once, the oldest making room for the newest. */
 static void
 accept_ready(struct srv *s)
 {
 	int i;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
-		int fd, size = SNDBUF_BYTES;
+		int fd, size = SNDBUF_BYTES, one = 1;
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
 		struct client *c;
 
 		if (s->nreading >= READING_MAX) {
-			listen_set(s, 0);	/* reading_stop resumes */
-			return;
+			/* Full of requests not in yet: a web server's arrive in
+			 * full within a turn, so the oldest is a silent peer's.
+			 * Make room rather than stop accepting. */
+			notice(s, "FastCGI connection closed: %d requests being "
+			    "read, this one the oldest", READING_MAX);
+			client_close(s, TAILQ_FIRST(&s->reading));
 		}
-		fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(s->listen_fd, (struct sockaddr *)&peer, &peer_len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -1164,11 +1193,21 @@ accept_ready(struct srv *s)
 			s->accept_resume = now_ms() + ACCEPT_BACKOFF_MS;
 			return;
 		}
+		if (!front_addr_allowed(&s->peers, &peer)) {
+			notice(s, "FastCGI connection refused: its address is "
+			    "not in FCGI_WEB_SERVER_ADDRS");
+			close(fd);
+			continue;
+		}
 		/* Kernel memory per stream stays small whoever does not
 		 * read: a file is re-read with pread, a pipe's ring holds
 		 * what a slow client has not taken. */
 		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
 			log_msg("setsockopt SO_SNDBUF: %s", strerror(errno));
+		/* Each write is whole events: Nagle would only hold them. */
+		if (peer.ss_family != AF_UNIX && setsockopt(fd, IPPROTO_TCP,
+		    TCP_NODELAY, &one, sizeof(one)) < 0)
+			log_msg("setsockopt TCP_NODELAY: %s", strerror(errno));
 		if ((c = client_new(s, fd, fd, 1)) != NULL)
 			reading_start(s, c);
 	}
@@ -1199,7 +1238,7 @@ check_stream(struct srv *s, struct stream *st)
 {
 	if (follow_check(&st->follow, &s->watch))
 		wake_stream(s, st);
-	if (st->follow.polled)
+	if (follow_needs_poll(&st->follow))
 		schedule_poll(s);
 }
 
@@ -1248,7 +1287,8 @@ poll_streams(struct srv *s, int64_t now)
 	for (i = 0; i < s->cfg->nstreams; i++) {
 		struct stream *st = s->streams[i];
 
-		if (st->active && !st->is_pipe && st->follow.polled) {
+		if (st->active && !st->is_pipe &&
+		    follow_needs_poll(&st->follow)) {
 			check_stream(s, st);
 			any = 1;
 		}
@@ -1548,7 +1588,7 @@ run(struct srv *s, int once)
 			timeout = next;
 		if (s->accept_resume >= 0 && s->accept_resume <= now) {
 			s->accept_resume = -1;
-			if (s->nreading < READING_MAX)
+			if (!s->stopping)
 				listen_set(s, 1);
 		}
 		if (s->accept_resume >= 0 &&
@@ -1604,11 +1644,17 @@ int
 srv_run(struct srv *s, int listen_fd)
 {
 	int flags = fcntl(listen_fd, F_GETFL);
+	char err[128];
 
 	/* Another process sharing the socket may take the connection that
 	 * woke this one: accept must not block then. */
 	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		log_msg("fcntl listening socket: %s", strerror(errno));
+		return 1;
+	}
+	if (front_addrs_parse(&s->peers, getenv("FCGI_WEB_SERVER_ADDRS"), err,
+	    sizeof(err)) < 0) {
+		log_msg("%s", err);
 		return 1;
 	}
 	s->listen_fd = listen_fd;
@@ -1667,7 +1713,7 @@ srv_new(const char *config_path, struct cfg *cfg)
 	s->accept_resume = -1;
 	TAILQ_INIT(&s->reading);
 	s->in = malloc(IN_CHUNK);
-	s->req_in = malloc(IN_CHUNK);
+	s->req_in = malloc(REQ_CHUNK);
 	s->streams = calloc(s->cfg->nstreams ? s->cfg->nstreams : 1,
 	    sizeof(*s->streams));
 	if (s->in == NULL || s->req_in == NULL || s->streams == NULL ||

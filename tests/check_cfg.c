@@ -409,6 +409,157 @@ START_TEST(error_message_is_cut_to_the_buffer)
 }
 END_TEST
 
+/* --- Access: allow-users and allow-origin --- */
+
+/* The words of an access list joined by single spaces, for comparing. */
+static const char *
+joined(const char *list)
+{
+	static char buf[1024];
+	const char *w;
+
+	buf[0] = '\0';
+	for (w = NULL; (w = cfg_list_next(list, w)) != NULL; ) {
+		if (buf[0] != '\0')
+			strcat(buf, " ");
+		strcat(buf, w);
+	}
+	return buf;
+}
+
+START_TEST(access_lists_are_unset_by_default)
+{
+	ck_assert_int_eq(parse(A_STREAM), 0);
+	ck_assert_ptr_null(cfg.streams[0].allow_users);
+	ck_assert_ptr_null(cfg.streams[0].allow_origin);
+	ck_assert_ptr_null(cfg_list_next(NULL, NULL));
+}
+END_TEST
+
+START_TEST(access_lists_are_words_inherited_and_replaced)
+{
+	const char *text =
+	    "allow-users = alice  bob\tcarol@EXAMPLE.ORG\n"
+	    "allow-origin = https://dash.example.org\n"
+	    "[stream a]\npath = /a\n"
+	    "[stream b]\npath = /b\nallow-users = dave\n"
+	    "allow-origin = *\n";
+
+	ck_assert_int_eq(parse(text), 0);
+	ck_assert_str_eq(joined(cfg.streams[0].allow_users),
+	    "alice bob carol@EXAMPLE.ORG");
+	ck_assert_str_eq(joined(cfg.streams[0].allow_origin),
+	    "https://dash.example.org");
+	ck_assert_str_eq(joined(cfg.streams[1].allow_users), "dave");
+	ck_assert_str_eq(joined(cfg.streams[1].allow_origin), "*");
+	ck_assert_str_eq(joined(cfg.defaults.allow_users),
+	    "alice bob carol@EXAMPLE.ORG");
+	/* Each stream has its own copy. */
+	ck_assert_ptr_ne(cfg.streams[0].allow_users, cfg.defaults.allow_users);
+}
+END_TEST
+
+START_TEST(origins_are_kept_as_a_browser_writes_them)
+{
+	ck_assert_int_eq(parse("[stream s]\npath = /s\nallow-origin = "
+	    "HTTPS://Dash.Example.ORG:443 http://LOCALHOST:80 "
+	    "http://127.0.0.1:8080 https://[::1]:0443 http://[::1]:9\n"), 0);
+	ck_assert_str_eq(joined(cfg.streams[0].allow_origin),
+	    "https://dash.example.org http://localhost http://127.0.0.1:8080 "
+	    "https://[::1] http://[::1]:9");
+}
+END_TEST
+
+static const char *const bad_origins[] = {
+	"https://dash.example.org/", "https://dash.example.org/path",
+	"ftp://example.org", "example.org", "https://", "https://:80",
+	"https://x:", "https://x:0", "https://x:65536", "https://x:8o",
+	"https://x?y", "https://user@x", "null", "https://[::1", "https://[]",
+	"http://ex_ample.org",
+};
+
+START_TEST(origin_that_is_not_scheme_host_port_is_refused)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), "[stream s]\npath = /s\n"
+	    "allow-origin = https://ok.example.org %s\n", bad_origins[_i]);
+	assert_refused(text, 3, "allow-origin: an origin");
+}
+END_TEST
+
+START_TEST(user_name_with_a_control_character_is_refused)
+{
+	assert_refused("allow-users = alice bo\x01" "b\n" A_STREAM, 1,
+	    "allow-users: a name contains a control character");
+	assert_refused("allow-users = alice bo\x7f" "b\n" A_STREAM, 1,
+	    "control character");
+}
+END_TEST
+
+START_TEST(user_name_over_256_bytes_is_refused)
+{
+	char text[600], name[258];
+
+	memset(name, 'u', 257);
+	name[257] = '\0';
+	snprintf(text, sizeof(text), A_STREAM "allow-users = %s\n", name);
+	assert_refused(text, 3, "longer than 256 bytes");
+	name[256] = '\0';
+	snprintf(text, sizeof(text), A_STREAM "allow-users = %s\n", name);
+	ck_assert_msg(parse(text) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(star_must_stand_alone)
+{
+	assert_refused(A_STREAM "allow-users = alice *\n", 3,
+	    "allow-users: \"*\" stands alone");
+	assert_refused(A_STREAM "allow-origin = * https://x.org\n", 3,
+	    "allow-origin: \"*\" stands alone");
+}
+END_TEST
+
+START_TEST(access_key_given_twice_is_refused)
+{
+	assert_refused(A_STREAM "allow-users = a\nallow-users = b\n", 4,
+	    "allow-users given twice");
+	assert_refused("allow-origin = *\nallow-origin = *\n" A_STREAM, 2,
+	    "allow-origin given twice");
+	assert_refused(A_STREAM "allow-user = a\n", 3,
+	    "unknown key \"allow-user\"");
+}
+END_TEST
+
+START_TEST(access_lists_count_in_stream_equality)
+{
+	struct cfg other;
+	char err2[256];
+	const char *base = "[stream s]\npath = /s\nallow-users = a b\n";
+	const char *texts[] = {
+		"[stream s]\npath = /s\n",
+		"[stream s]\npath = /s\nallow-users = a\n",
+		"[stream s]\npath = /s\nallow-users = a b c\n",
+		"[stream s]\npath = /s\nallow-users = b a\n",
+		"[stream s]\npath = /s\nallow-users = a b\nallow-origin = *\n",
+	};
+	size_t i;
+
+	ck_assert_int_eq(parse(base), 0);
+	ck_assert_int_eq(cfg_parse(&other, "allow-users = a  b\n[stream s]\n"
+	    "path = /s\n", "o", err2, sizeof(err2)), 0);
+	ck_assert(cfg_stream_equal(&cfg.streams[0], &other.streams[0]));
+	cfg_free(&other);
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		ck_assert_int_eq(cfg_parse(&other, texts[i], "o", err2,
+		    sizeof(err2)), 0);
+		ck_assert_msg(!cfg_stream_equal(&cfg.streams[0], &other.streams[0]),
+		    "equal to \"%s\"", texts[i]);
+		cfg_free(&other);
+	}
+}
+END_TEST
+
 Suite *
 cfg_suite(void)
 {
@@ -457,6 +608,20 @@ cfg_suite(void)
 	tcase_add_test(tc, stream_name_of_64_chars_is_accepted);
 	tcase_add_test(tc, names_use_the_whole_charset);
 	tcase_add_test(tc, error_message_is_cut_to_the_buffer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("Access");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, access_lists_are_unset_by_default);
+	tcase_add_test(tc, access_lists_are_words_inherited_and_replaced);
+	tcase_add_test(tc, origins_are_kept_as_a_browser_writes_them);
+	tcase_add_loop_test(tc, origin_that_is_not_scheme_host_port_is_refused,
+	    0, (int)(sizeof(bad_origins) / sizeof(bad_origins[0])));
+	tcase_add_test(tc, user_name_with_a_control_character_is_refused);
+	tcase_add_test(tc, user_name_over_256_bytes_is_refused);
+	tcase_add_test(tc, star_must_stand_alone);
+	tcase_add_test(tc, access_key_given_twice_is_refused);
+	tcase_add_test(tc, access_lists_count_in_stream_equality);
 	suite_add_tcase(s, tc);
 	return s;
 }

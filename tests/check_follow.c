@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +21,8 @@ static char path[128];		/* the followed path: DIR/log */
 static char rotated[128];	/* where it is renamed: DIR/log.1 */
 static char other[128];		/* an unrelated file: DIR/other */
 static char subdir[128];	/* a directory: DIR/sub */
+static char errlog[128];	/* the follower's log while captured: DIR/err */
+static int saved_stderr = -1;	/* the real stderr while captured */
 static struct follow_watch w;
 static struct follow f;
 
@@ -31,6 +35,7 @@ setup(void)
 	snprintf(rotated, sizeof(rotated), "%s/log.1", dir);
 	snprintf(other, sizeof(other), "%s/other", dir);
 	snprintf(subdir, sizeof(subdir), "%s/sub", dir);
+	snprintf(errlog, sizeof(errlog), "%s/err", dir);
 	w.fd = -1;
 	memset(&f, 0, sizeof(f));
 }
@@ -42,6 +47,7 @@ teardown(void)
 	unlink(path);
 	unlink(rotated);
 	unlink(other);
+	unlink(errlog);
 	rmdir(subdir);
 	rmdir(dir);
 }
@@ -98,6 +104,103 @@ open_fds(void)
 			n++;
 	closedir(d);
 	return n - 1;		/* less the one of opendir */
+}
+
+/* Sends stderr, where the follower logs, to errlog until log_end. */
+static void
+log_begin(void)
+{
+	int fd = open(errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ck_assert_msg(fd >= 0, "open %s: %s", errlog, strerror(errno));
+	saved_stderr = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved_stderr, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+}
+
+static void
+log_end(void)
+{
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	saved_stderr = -1;
+}
+
+/* How many lines of the captured log contain needle. */
+static int
+log_count(const char *needle)
+{
+	char buf[8192], *p, *nl;
+	ssize_t n;
+	int fd = open(errlog, O_RDONLY), count = 0;
+
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ck_assert_int_ge(n, 0);
+	buf[n] = '\0';
+	for (p = buf; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		*nl = '\0';
+		count += strstr(p, needle) != NULL;
+	}
+	return count;
+}
+
+/* Makes this process short of descriptors: the next open fails with
+ * EMFILE until fds_restore. */
+static void
+fds_exhaust(struct rlimit *saved)
+{
+	struct rlimit lim;
+	int lowest = open("/dev/null", O_RDONLY);
+
+	ck_assert_int_ge(lowest, 0);
+	close(lowest);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, saved), 0);
+	lim = *saved;
+	lim.rlim_cur = (rlim_t)lowest;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+}
+
+static void
+fds_restore(const struct rlimit *saved)
+{
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, saved), 0);
+}
+
+/* Who may not read a file of mode 0600 we create: as root, the follower
+ * looks with euid nobody between reader_begin and reader_end (root reads
+ * anything); else we are that reader and the file is made mode 0. */
+static void
+reader_begin(void)
+{
+	if (geteuid() != 0 && getuid() != 0)
+		return;
+	ck_assert_int_eq(seteuid(65534), 0);
+	/* Else /proc/self/fd, which the follower watches through, is root's. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
+static void
+reader_end(void)
+{
+	if (getuid() == 0)
+		ck_assert_int_eq(seteuid(0), 0);
+}
+
+/* Creates path as logrotate's create does: content, then mode 0600 that
+ * the follower may not read (see reader_begin). */
+static void
+create_unreadable(const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+	if (getuid() != 0)
+		ck_assert_int_eq(fchmod(fd, 0), 0);
+	close(fd);
 }
 
 /* Follows path holding s (polling) and returns its generation. */
@@ -521,6 +624,193 @@ START_TEST(unreadable_file_is_refused)
 }
 END_TEST
 
+/* --- Recover: a new file at the path that cannot be opened yet --- */
+
+START_TEST(emfile_at_rotation_keeps_the_old_file_until_fds_free)
+{
+	struct follow_gen *old;
+	struct rlimit lim;
+	int r1, r2, e1, e2, logged, cur_kept;
+
+	watch_mode(_i);
+	write_file(path, "old\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	old = f.cur;
+	follow_gen_get(old);		/* a client reading it */
+	ck_assert_int_eq(rename(path, rotated), 0);
+	write_file(path, "new\n");
+	log_begin();
+	fds_exhaust(&lim);
+	r1 = follow_check(&f, &w);
+	e1 = f.error;
+	r2 = follow_check(&f, &w);
+	e2 = f.error;
+	cur_kept = f.cur == old && old->succ == NULL;
+	fds_restore(&lim);
+	logged = log_count("Too many open files (retrying)");
+	ck_assert_int_eq(r1, 0);
+	ck_assert_int_eq(e1, EMFILE);
+	ck_assert_int_eq(r2, 0);
+	ck_assert_int_eq(e2, EMFILE);
+	ck_assert_msg(cur_kept, "the old file is no longer current");
+	ck_assert_int_eq(logged, 1);
+	ck_assert(follow_needs_poll(&f));
+
+	/* Descriptors again: the rotation goes on as any other. */
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	log_end();
+	ck_assert_ptr_ne(f.cur, old);
+	ck_assert_ptr_eq(old->succ, f.cur);
+	ck_assert_int_eq(f.cur->size, 4);
+	ck_assert_int_eq(f.error, 0);
+	ck_assert_int_eq(follow_needs_poll(&f), f.polled);
+	ck_assert_int_eq(log_count("succeeded, no longer retrying"), 1);
+	ck_assert_int_eq(log_count("(retrying)"), 1);
+	follow_gen_put(&f, &w, old);
+	ck_assert_int_eq(f.cur->refs, 1);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(unreadable_new_file_is_retried_until_chmod)
+{
+	struct follow_gen *old;
+	int r1, r2, r3, e1, e2, kept;
+
+	watch_mode(_i);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	write_file(path, "old\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	old = f.cur;
+	follow_gen_get(old);
+	ck_assert_int_eq(rename(path, rotated), 0);
+	create_unreadable("new1\n");
+	log_begin();
+	reader_begin();
+	r1 = follow_check(&f, &w);
+	e1 = f.error;
+	reader_end();
+	append_file(rotated, "old2\n");	/* the writer has not reopened */
+	reader_begin();
+	r2 = follow_check(&f, &w);
+	e2 = f.error;
+	kept = f.cur == old && old->succ == NULL && old->size == 9 &&
+	    follow_newest(&f) == old;
+	reader_end();
+	ck_assert_int_eq(r1, 0);
+	ck_assert_int_eq(e1, EACCES);
+	ck_assert_int_eq(r2, 1);		/* the old file grew */
+	ck_assert_int_eq(e2, EACCES);
+	ck_assert_msg(kept, "the old file is no longer current");
+	ck_assert_int_eq(log_count("Permission denied (retrying)"), 1);
+	ck_assert(follow_needs_poll(&f));
+
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	reader_begin();
+	r3 = follow_check(&f, &w);
+	reader_end();
+	log_end();
+	ck_assert_int_eq(r3, 1);
+	ck_assert_ptr_ne(f.cur, old);
+	ck_assert_ptr_eq(old->succ, f.cur);
+	ck_assert_int_eq(f.cur->size, 5);
+	ck_assert_int_eq(f.error, 0);
+	ck_assert_int_eq(log_count("succeeded, no longer retrying"), 1);
+	follow_gen_put(&f, &w, old);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(unopenable_file_with_none_current_is_retried)
+{
+	struct follow_gen *old, *newest;
+	struct rlimit lim;
+	int r1, e1, none;
+
+	watch_mode(_i);
+	write_file(path, "old\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	old = f.cur;
+	follow_gen_get(old);
+	ck_assert_int_eq(rename(path, rotated), 0);
+	ck_assert_int_eq(follow_check(&f, &w), 1);	/* gone: none current */
+	ck_assert_ptr_null(f.cur);
+	ck_assert_ptr_null(follow_newest(&f));	/* new clients wait */
+	write_file(path, "new\n");
+	log_begin();
+	fds_exhaust(&lim);
+	r1 = follow_check(&f, &w);
+	e1 = f.error;
+	none = f.cur == NULL && old->succ == NULL;
+	newest = follow_newest(&f);
+	fds_restore(&lim);
+	ck_assert_int_eq(r1, 0);
+	ck_assert_int_eq(e1, EMFILE);
+	ck_assert(none);
+	ck_assert_ptr_eq(newest, old);		/* new clients get the old file */
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	log_end();
+	ck_assert_ptr_nonnull(f.cur);
+	ck_assert_ptr_eq(old->succ, f.cur);
+	ck_assert_ptr_eq(follow_newest(&f), f.cur);
+	ck_assert_int_eq(f.error, 0);
+	follow_gen_put(&f, &w, old);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(vanished_unopenable_file_ends_the_retries)
+{
+	struct rlimit lim;
+	int e1;
+
+	watch_mode(_i);
+	write_file(path, "old\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	write_file(path, "new\n");
+	log_begin();
+	fds_exhaust(&lim);
+	follow_check(&f, &w);
+	e1 = f.error;
+	fds_restore(&lim);
+	ck_assert_int_eq(e1, EMFILE);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	log_end();
+	ck_assert_ptr_null(f.cur);
+	ck_assert_int_eq(f.error, 0);
+	ck_assert_int_eq(follow_needs_poll(&f), f.polled);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+START_TEST(directory_at_the_path_is_retried_as_not_a_regular_file)
+{
+	struct follow_gen *old;
+
+	watch_mode(_i);
+	write_file(path, "old\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	old = f.cur;
+	ck_assert_int_eq(rename(path, rotated), 0);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	log_begin();
+	ck_assert_int_eq(follow_check(&f, &w), 0);
+	ck_assert_int_eq(follow_check(&f, &w), 0);
+	ck_assert_ptr_eq(f.cur, old);
+	ck_assert_int_eq(f.error, EINVAL);
+	ck_assert_int_eq(log_count("not a regular file (retrying)"), 1);
+	ck_assert_int_eq(rmdir(path), 0);
+	write_file(path, "new\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	log_end();
+	ck_assert_int_eq(f.error, 0);
+	ck_assert_ptr_ne(f.cur, old);
+	follow_stop(&f, &w);
+}
+END_TEST
+
 /* With inotify, creating the path and writing to it give events that the
  * follower claims; another file's do not. */
 START_TEST(inotify_events_for_the_path_are_wanted)
@@ -614,6 +904,21 @@ follow_suite(void)
 	tcase_add_loop_test(tc, directory_path_is_refused_with_einval, 0, 2);
 	tcase_add_loop_test(tc, unreadable_file_is_refused, 0, 2);
 	tcase_add_test(tc, inotify_events_for_the_path_are_wanted);
+	suite_add_tcase(s, tc);
+
+	/* A new file that cannot be opened yet, in both modes too. */
+	tc = tcase_create("Recover");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc,
+	    emfile_at_rotation_keeps_the_old_file_until_fds_free, 0, 2);
+	tcase_add_loop_test(tc, unreadable_new_file_is_retried_until_chmod,
+	    0, 2);
+	tcase_add_loop_test(tc, unopenable_file_with_none_current_is_retried,
+	    0, 2);
+	tcase_add_loop_test(tc, vanished_unopenable_file_ends_the_retries,
+	    0, 2);
+	tcase_add_loop_test(tc,
+	    directory_at_the_path_is_retried_as_not_a_regular_file, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "front.h"
+#include "page.h"
 #include "req.h"
 #include "check_suites.h"
 
@@ -541,6 +543,242 @@ START_TEST(q_outside_0_to_1_is_taken_as_its_bound)
 }
 END_TEST
 
+/* --- Access: allow-users (403, the index) and CORS --- */
+
+/* open: anyone; team: alice and bob; authed: any user; with origins. */
+static struct cfg acc;
+
+static void
+acc_setup(void)
+{
+	char err[256];
+
+	setup();
+	ck_assert_msg(cfg_parse(&acc,
+	    "allow-origin = https://dash.example.org http://127.0.0.1:8080\n"
+	    "[stream open]\npath = /var/log/open\n"
+	    "[stream team]\npath = /var/log/team\nallow-users = alice bob\n"
+	    "[stream authed]\npath = /var/log/authed\nallow-users = *\n"
+	    "allow-origin = *\n"
+	    "[stream local]\npath = /var/log/local\nallow-origin = "
+	    "http://localhost:8080\n", "acc", err, sizeof(err)) == 0, "%s", err);
+}
+
+static void
+acc_teardown(void)
+{
+	cfg_free(&acc);
+	teardown();
+}
+
+static void
+acc_get(const char *method, const char *path_info, const char *user,
+    const char *origin)
+{
+	struct req_params p = { .method = method, .path_info = path_info,
+	    .remote_user = user, .origin = origin };
+
+	req_parse(&acc, &p, &req);
+}
+
+START_TEST(listed_user_gets_the_stream)
+{
+	acc_get("GET", "/team", "bob", NULL);
+	assert_stream(1);
+	acc_get("GET", "/authed", "anyone", NULL);
+	assert_stream(2);
+	acc_get("GET", "/open", NULL, NULL);
+	assert_stream(0);
+}
+END_TEST
+
+START_TEST(missing_or_unlisted_user_gets_403)
+{
+	const char *users[] = { NULL, "", "carol", "Alice", "alice ", "*" };
+	size_t i;
+
+	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
+		acc_get("GET", "/team", users[i], NULL);
+		assert_error(403, users[i] ? users[i] : "(none)");
+		ck_assert_int_eq(req.stream, 1);
+		ck_assert_ptr_null(strchr(req.message, '/'));
+	}
+	acc_get("GET", "/authed", "", NULL);
+	assert_error(403, "empty REMOTE_USER on allow-users = *");
+	acc_get("GET", "/authed", NULL, NULL);
+	assert_error(403, "no REMOTE_USER on allow-users = *");
+}
+END_TEST
+
+START_TEST(viewer_and_head_of_a_forbidden_stream_are_403)
+{
+	struct req_params p = { .method = "GET", .path_info = "/team",
+	    .accept = BROWSER_ACCEPT, .remote_user = "carol" };
+
+	req_parse(&acc, &p, &req);
+	assert_error(403, "viewer");
+	p.remote_user = "alice";
+	req_parse(&acc, &p, &req);
+	ck_assert_int_eq(req.kind, REQ_VIEWER);
+	acc_get("HEAD", "/team", NULL, NULL);
+	assert_error(403, "HEAD");
+	ck_assert_int_eq(req.head, 1);
+}
+END_TEST
+
+START_TEST(index_lists_only_what_the_user_may_open)
+{
+	char *json, *html;
+
+	acc_get("GET", NULL, NULL, NULL);
+	ck_assert_int_eq(req.kind, REQ_INDEX_JSON);
+	json = page_index_json(&acc, &req);
+	html = page_index_html(&acc, &req);
+	ck_assert_str_eq(json, "[\"open\",\"local\"]\n");
+	ck_assert_ptr_null(strstr(html, "team"));
+	ck_assert_ptr_null(strstr(html, "authed"));
+	ck_assert_ptr_nonnull(strstr(html, "?stream=local"));
+	free(json);
+	free(html);
+	acc_get("GET", NULL, "carol", NULL);
+	json = page_index_json(&acc, &req);
+	ck_assert_str_eq(json, "[\"open\",\"authed\",\"local\"]\n");
+	free(json);
+	acc_get("GET", NULL, "alice", NULL);
+	json = page_index_json(&acc, &req);
+	html = page_index_html(&acc, &req);
+	ck_assert_str_eq(json, "[\"open\",\"team\",\"authed\",\"local\"]\n");
+	ck_assert_ptr_nonnull(strstr(html, "?stream=team"));
+	free(json);
+	free(html);
+}
+END_TEST
+
+START_TEST(listed_origin_is_allowed_and_echoed)
+{
+	acc_get("GET", "/open", NULL, "https://dash.example.org");
+	assert_stream(0);
+	ck_assert_str_eq(req.allow_origin, "https://dash.example.org");
+	ck_assert_int_eq(req.vary_origin, 1);
+	/* The global list applies to the index and to unknown streams. */
+	acc_get("GET", NULL, NULL, "http://127.0.0.1:8080");
+	ck_assert_str_eq(req.allow_origin, "http://127.0.0.1:8080");
+	acc_get("GET", "/nosuch", NULL, "http://127.0.0.1:8080");
+	assert_error(404, "unknown stream");
+	ck_assert_str_eq(req.allow_origin, "http://127.0.0.1:8080");
+	/* A stream's own list replaces the global one. */
+	acc_get("GET", "/local", NULL, "https://dash.example.org");
+	ck_assert_ptr_null(req.allow_origin);
+	acc_get("GET", "/local", NULL, "http://localhost:8080");
+	ck_assert_str_eq(req.allow_origin, "http://localhost:8080");
+	/* Errors carry it too, so that the page can read them. */
+	acc_get("GET", "/team", NULL, "https://dash.example.org");
+	assert_error(403, "team without a user");
+	ck_assert_str_eq(req.allow_origin, "https://dash.example.org");
+	acc_get("HEAD", "/open", NULL, "https://dash.example.org");
+	ck_assert_str_eq(req.allow_origin, "https://dash.example.org");
+}
+END_TEST
+
+START_TEST(other_origins_get_no_cors_answer)
+{
+	const char *origins[] = { "https://evil.example.org",
+	    "https://dash.example.org.evil.org", "http://dash.example.org",
+	    "https://dash.example.org:8443", "null", "" };
+	size_t i;
+
+	for (i = 0; i < sizeof(origins) / sizeof(origins[0]); i++) {
+		acc_get("GET", "/open", NULL, origins[i]);
+		assert_stream(0);
+		ck_assert_msg(req.allow_origin == NULL, "%s allowed", origins[i]);
+		ck_assert_int_eq(req.vary_origin, 1);
+	}
+	acc_get("GET", "/open", NULL, NULL);
+	ck_assert_ptr_null(req.allow_origin);
+	ck_assert_int_eq(req.vary_origin, 1);
+	/* Without allow-origin nothing depends on Origin. */
+	get_query("stream=syslog");
+	ck_assert_ptr_null(req.allow_origin);
+	ck_assert_int_eq(req.vary_origin, 0);
+}
+END_TEST
+
+START_TEST(star_allows_any_origin_without_credentials)
+{
+	char h[FRONT_ACCESS_MAX];
+
+	acc_get("GET", "/authed", "u", "https://anywhere.example");
+	assert_stream(2);
+	ck_assert_str_eq(req.allow_origin, "*");
+	front_access_headers(h, &req, NULL);
+	ck_assert_str_eq(h, "Vary: Origin\r\nAccess-Control-Allow-Origin: *\r\n");
+}
+END_TEST
+
+START_TEST(preflight_from_an_allowed_origin_is_allowed)
+{
+	struct req_params p = { .method = "OPTIONS", .path_info = "/team",
+	    .origin = "https://dash.example.org", .cors_method = "GET" };
+	char h[FRONT_ACCESS_MAX];
+
+	/* A preflight carries no credentials: no user needed. */
+	req_parse(&acc, &p, &req);
+	ck_assert_int_eq(req.kind, REQ_PREFLIGHT);
+	ck_assert_int_eq(req.head, 0);
+	front_access_headers(h, &req, NULL);
+	ck_assert_str_eq(h, "Vary: Origin\r\n"
+	    "Access-Control-Allow-Origin: https://dash.example.org\r\n"
+	    "Access-Control-Allow-Credentials: true\r\n"
+	    "Access-Control-Allow-Methods: GET, HEAD\r\n"
+	    "Access-Control-Allow-Headers: Last-Event-ID\r\n"
+	    "Access-Control-Max-Age: 3600\r\n");
+	p.cors_method = "HEAD";
+	p.path_info = NULL;
+	req_parse(&acc, &p, &req);
+	ck_assert_int_eq(req.kind, REQ_PREFLIGHT);
+}
+END_TEST
+
+START_TEST(other_options_requests_are_405)
+{
+	struct req_params p = { .method = "OPTIONS", .path_info = "/open",
+	    .origin = "https://evil.example.org", .cors_method = "GET" };
+
+	req_parse(&acc, &p, &req);
+	assert_error(405, "preflight from another origin");
+	ck_assert_ptr_null(req.allow_origin);
+	p.origin = "https://dash.example.org";
+	p.cors_method = "POST";
+	req_parse(&acc, &p, &req);
+	assert_error(405, "preflight for POST");
+	p.cors_method = NULL;
+	req_parse(&acc, &p, &req);
+	assert_error(405, "OPTIONS without Access-Control-Request-Method");
+	p.cors_method = "GET";
+	p.origin = NULL;
+	req_parse(&acc, &p, &req);
+	assert_error(405, "OPTIONS without Origin");
+	p.origin = "https://dash.example.org";
+	p.path_info = "/nosuch";
+	req_parse(&acc, &p, &req);
+	assert_error(404, "preflight of an unknown stream");
+}
+END_TEST
+
+START_TEST(access_headers_follow_extra)
+{
+	char h[FRONT_ACCESS_MAX];
+
+	acc_get("GET", "/open", NULL, "https://dash.example.org");
+	front_access_headers(h, &req, "Retry-After: 3\r\n");
+	ck_assert_str_eq(h, "Retry-After: 3\r\nVary: Origin\r\n"
+	    "Access-Control-Allow-Origin: https://dash.example.org\r\n"
+	    "Access-Control-Allow-Credentials: true\r\n");
+	get_query("stream=syslog");
+	ck_assert_str_eq(front_access_headers(h, &req, NULL), "");
+}
+END_TEST
+
 Suite *
 req_suite(void)
 {
@@ -596,6 +834,20 @@ req_suite(void)
 	tcase_add_test(tc, id_below_2_62_is_accepted);
 	tcase_add_test(tc, id_overflowing_64_bits_is_absent);
 	tcase_add_test(tc, q_outside_0_to_1_is_taken_as_its_bound);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("Access");
+	tcase_add_checked_fixture(tc, acc_setup, acc_teardown);
+	tcase_add_test(tc, listed_user_gets_the_stream);
+	tcase_add_test(tc, missing_or_unlisted_user_gets_403);
+	tcase_add_test(tc, viewer_and_head_of_a_forbidden_stream_are_403);
+	tcase_add_test(tc, index_lists_only_what_the_user_may_open);
+	tcase_add_test(tc, listed_origin_is_allowed_and_echoed);
+	tcase_add_test(tc, other_origins_get_no_cors_answer);
+	tcase_add_test(tc, star_allows_any_origin_without_credentials);
+	tcase_add_test(tc, preflight_from_an_allowed_origin_is_allowed);
+	tcase_add_test(tc, other_options_requests_are_405);
+	tcase_add_test(tc, access_headers_follow_extra);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -35,12 +35,15 @@ function portOpen(port) {
   });
 }
 
-// streams: { name: { event: 'x' } }; each gets an empty file dir/NAME.log.
+// streams: { name: { event: 'x', conf: 'more = lines\n' } }; each gets an
+// empty file dir/NAME.log. '@PORT@' in globals and conf is lighttpd's port.
+// Files put in dir/www are served at /NAME.
 async function startServer(streams, globals) {
   const bin = process.env.SSE_TAIL || path.join(top, 'src', 'sse-tail');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sse-tail-browser.'));
   fs.chmodSync(dir, 0o755);
   fs.mkdirSync(path.join(dir, 'www'));
+  const port = await freePort();
   let conf = 'heartbeat = 15\nretry = 200\n' + (globals || '');
   const files = {};
   for (const [name, opt] of Object.entries(streams)) {
@@ -49,16 +52,19 @@ async function startServer(streams, globals) {
     fs.chmodSync(files[name], 0o644);
     conf += `[stream ${name}]\npath = ${files[name]}\n`;
     if (opt && opt.event) conf += `event = ${opt.event}\n`;
+    if (opt && opt.conf) conf += opt.conf;
   }
-  fs.writeFileSync(path.join(dir, 'sse-tail.conf'), conf);
+  fs.writeFileSync(path.join(dir, 'sse-tail.conf'), conf.split('@PORT@').join(String(port)));
   // The shipped snippet, with only the paths filled in.
   const snippet = fs.readFileSync(path.join(top, 'conf', 'lighttpd-fastcgi.conf'), 'utf8')
     .split('/usr/bin/sse-tail').join(bin)
     .split('/etc/sse-tail.conf').join(path.join(dir, 'sse-tail.conf'))
     .split('/run/lighttpd/sse-tail.sock').join(path.join(dir, 'sse-tail.sock'));
   fs.writeFileSync(path.join(dir, 'sse-tail-lighttpd.conf'), snippet);
-  const port = await freePort();
   fs.writeFileSync(path.join(dir, 'lighttpd.conf'), [
+    'server.modules       += ( "mod_accesslog" )',
+    `accesslog.filename   = "${dir}/access.log"`,
+    'mimetype.assign      = ( ".html" => "text/html; charset=utf-8" )',
     'server.bind          = "127.0.0.1"',
     `server.port          = ${port}`,
     `server.document-root = "${dir}/www"`,
@@ -85,6 +91,7 @@ async function startServer(streams, globals) {
       } catch (e) { return []; }
     },
     errorLog() { return readLog(dir); },
+    accessLog() { return readLog(dir, 'access.log'); },
     async stop() {
       if (!exited) {
         proc.kill('SIGTERM');
@@ -96,8 +103,8 @@ async function startServer(streams, globals) {
   };
 }
 
-function readLog(dir) {
-  try { return fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch (e) { return ''; }
+function readLog(dir, name) {
+  try { return fs.readFileSync(path.join(dir, name || 'error.log'), 'utf8'); } catch (e) { return ''; }
 }
 
 async function startBrowser() {

@@ -2,6 +2,7 @@
 // lighttpd. Prints "N passed, N failed" last; exit 1 on any failure.
 'use strict';
 const fs = require('fs');
+const http = require('http');
 const path = require('path');
 const { sleep, startServer, startBrowser } = require('./lib');
 
@@ -11,7 +12,7 @@ const only = process.argv.slice(2);
 
 function check(cond, msg) { if (!cond) throw new Error(msg); }
 function eq(a, b, msg) {
-  const ja = JSON.stringify(a), jb = JSON.stringify(b);
+  const ja = String(JSON.stringify(a)), jb = String(JSON.stringify(b));
   if (ja !== jb) throw new Error(`${msg}: got ${ja.slice(0, 400)}, want ${jb.slice(0, 400)}`);
 }
 async function until(fn, ms, what) {
@@ -40,7 +41,12 @@ async function openViewer(ctx, url) {
 
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
-  const srv = await startServer({ log: {}, ev: { event: 'line' }, big: {}, restart: {} });
+  const srv = await startServer({
+    log: {}, ev: { event: 'line' }, big: {}, restart: {},
+    // Read cross-origin from a page on http://localhost:PORT.
+    cors: { conf: 'allow-origin = http://localhost:@PORT@\n' },
+    elsewhere: { conf: 'allow-origin = http://dash.invalid\n' },
+  });
   const br = await startBrowser();
   const ctx = br.context;
   const tests = [];
@@ -276,6 +282,106 @@ async function main() {
     console.log(`  killed ${killed.length} sse-tail processes; the page reconnected ${st.reconnects} times; ${N} lines exactly`);
     await p.screenshot({ path: path.join(OUT, 'viewer-restart.png') });
     await p.close();
+  });
+
+  // A page on another origin (localhost, not 127.0.0.1: another host, so
+  // another origin) that reads a stream with EventSource.
+  fs.writeFileSync(path.join(srv.dir, 'www', 'cors.html'), `<!doctype html>
+<meta charset="utf-8"><title>cross-origin reader</title><script>
+const q = new URLSearchParams(location.search);
+window.got = []; window.opens = 0; window.errors = 0;
+const es = new EventSource(q.get('u'), { withCredentials: q.get('cred') === '1' });
+es.onopen = () => { window.opens++; };
+es.onmessage = (e) => { window.got.push([e.lastEventId, e.data]); };
+es.onerror = () => { window.errors++; window.closed = es.readyState === EventSource.CLOSED; };
+</script>`);
+  const pageOrigin = `http://localhost:${srv.port}`, streamOrigin = `http://127.0.0.1:${srv.port}`;
+  const got = (p) => p.evaluate(() => window.got);
+  const openCrossOrigin = async (stream, cred) => {
+    const p = await ctx.newPage();
+    p.consoleText = [];
+    p.on('console', (m) => p.consoleText.push(m.text()));
+    const r = await p.goto(`${pageOrigin}/cors.html?cred=${cred ? 1 : 0}&u=` +
+      encodeURIComponent(`${streamOrigin}/events/${stream}`));
+    eq(r.status(), 200, 'status of the page on ' + pageOrigin);
+    return p;
+  };
+
+  test('cross_origin_page_reads_and_resumes_with_last_event_id', async () => {
+    const p = await openCrossOrigin('cors', true);
+    await until(() => p.evaluate(() => window.opens === 1), 5000, 'the cross-origin stream to open');
+    const want = [];
+    let off = 0;
+    const add = (n0, n1) => {
+      let s = '';
+      for (let i = n0; i < n1; i++) {
+        const line = `cors line ${i}`;
+        off += Buffer.byteLength(line) + 1;
+        want.push([String(off), line]);
+        s += line + '\n';
+      }
+      srv.append('cors', s);
+    };
+    add(0, 5);
+    await until(async () => (await got(p)).length === 5, 3000, 'the first 5 lines');
+    // Cut the connection: kill sse-tail; lighttpd starts another, and the
+    // browser reconnects with Last-Event-ID. Lines written meanwhile and
+    // after must come once each, in order.
+    const before = srv.backends();
+    for (const pid of before) process.kill(pid, 'SIGKILL');
+    add(5, 10);
+    await until(() => p.evaluate(() => window.opens >= 2), 10000, 'the page to reconnect');
+    add(10, 12);
+    try {
+      await until(async () => (await got(p)).length >= 12, 5000, 'all 12 lines');
+    } catch (e) {
+      throw new Error(e.message + ': ' + JSON.stringify(await got(p)) + '\n' + srv.errorLog().slice(-1000));
+    }
+    await sleep(200);
+    eq(await got(p), want, 'lines (id, data) on the cross-origin page');
+    check(!p.consoleText.some((t) => /CORS/i.test(t)), 'CORS complaints: ' + p.consoleText);
+    await p.close();
+    // lighttpd logs a request when it ends (it sees the page gone when it
+    // next writes: hence a line), and writes its log in batches.
+    srv.append('cors', 'after the page closed\n');
+    const log = () => srv.accessLog().split('\n').filter((l) => l.includes('/events/cors'));
+    try {
+      await until(() => log().filter((l) => l.includes('"GET ')).length >= 2, 10000,
+        'both GETs in the access log');
+    } catch (e) { throw new Error(e.message + ':\n' + srv.accessLog()); }
+    const options = log().filter((l) => l.includes('"OPTIONS '));
+    console.log(`  ${log().length - options.length} GETs, ${options.length} preflights (OPTIONS) of the cross-origin stream`);
+  });
+
+  test('page_on_an_origin_not_allowed_gets_an_error_and_no_data', async () => {
+    const p = await openCrossOrigin('elsewhere', false);
+    await until(() => p.evaluate(() => window.errors > 0), 5000, 'an error event');
+    srv.append('elsewhere', 'not for you\n');
+    await sleep(500);
+    eq(await got(p), [], 'lines on a page from an origin not allowed');
+    const st = await p.evaluate(() => ({ opens: window.opens, errors: window.errors, closed: window.closed }));
+    // Chromium keeps retrying (readyState CONNECTING): a CORS failure is a
+    // network error to EventSource. It never opens, and no line arrives.
+    check(st.opens === 0 && st.errors > 0, 'the EventSource opened: ' + JSON.stringify(st));
+    check(p.consoleText.some((t) => /CORS|Access-Control-Allow-Origin/.test(t)),
+      'no CORS error in the console: ' + JSON.stringify(p.consoleText));
+    await p.close();
+  });
+
+  test('lighttpd_passes_a_preflight_to_sse_tail', async () => {
+    const r = await new Promise((resolve, reject) => {
+      const req = http.request(`${streamOrigin}/events/cors`, {
+        method: 'OPTIONS',
+        headers: { Origin: pageOrigin, 'Access-Control-Request-Method': 'GET',
+          'Access-Control-Request-Headers': 'last-event-id' },
+      }, (res) => { res.resume(); res.on('end', () => resolve(res)); });
+      req.on('error', reject);
+      req.end();
+    });
+    eq(r.statusCode, 204, 'preflight status through lighttpd');
+    eq(r.headers['access-control-allow-origin'], pageOrigin, 'Access-Control-Allow-Origin');
+    eq(r.headers['access-control-allow-headers'], 'Last-Event-ID', 'Access-Control-Allow-Headers');
+    eq(r.headers['access-control-allow-credentials'], 'true', 'Access-Control-Allow-Credentials');
   });
 
   try {
