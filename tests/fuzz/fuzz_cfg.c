@@ -17,6 +17,62 @@
 
 static const size_t errlens[] = { 0, 1, 8, 10, 11, 12, 40, 256 };
 
+/* An access list: words as cfg.h describes them, "*" alone; each user
+ * without control characters or blanks, each origin as a browser writes
+ * it (lowercase http or https://host[:port], no default port). */
+static void
+check_list(const char *list, int origins)
+{
+	const char *w;
+	size_t n = 0, i, len;
+	int star = 0;
+
+	for (w = NULL; (w = cfg_list_next(list, w)) != NULL; n++) {
+		len = strlen(w);
+		FUZZ_CHECK(len > 0, "an empty word");
+		if (strcmp(w, "*") == 0) {
+			star = 1;
+			continue;
+		}
+		for (i = 0; i < len; i++)
+			FUZZ_CHECK((unsigned char)w[i] > 0x20 && w[i] != 0x7f,
+			    "a control character or blank in \"%s\"", w);
+		if (!origins) {
+			FUZZ_CHECK(len <= CFG_USER_MAX, "user of %zu bytes", len);
+			continue;
+		}
+		FUZZ_CHECK(len <= CFG_ORIGIN_MAX, "origin of %zu bytes", len);
+		FUZZ_CHECK(strncmp(w, "http://", 7) == 0 ||
+		    strncmp(w, "https://", 8) == 0, "origin \"%s\"", w);
+		for (i = 0; i < len; i++)
+			FUZZ_CHECK(w[i] < 'A' || w[i] > 'Z', "uppercase in %s", w);
+		FUZZ_CHECK(strchr(strchr(w, ':') + 3, '/') == NULL,
+		    "a path in %s", w);
+		FUZZ_CHECK((len < 3 || strcmp(w + len - 3, ":80") != 0 ||
+		    strncmp(w, "https", 5) == 0) && (len < 4 ||
+		    strcmp(w + len - 4, ":443") != 0 || strncmp(w, "http:", 5) == 0),
+		    "a default port in %s", w);
+	}
+	FUZZ_CHECK(list == NULL || n > 0, "an empty list");
+	FUZZ_CHECK(!star || n == 1, "\"*\" with other words");
+}
+
+/* Writes an access list back as a key. The first word follows the '='
+ * at once: only there can a word start with '#' (after a blank it would
+ * start a comment). */
+static void
+write_list(FILE *f, const char *key, const char *list)
+{
+	const char *w;
+
+	if (list == NULL)
+		return;
+	fprintf(f, "%s =", key);
+	for (w = NULL; (w = cfg_list_next(list, w)) != NULL; )
+		fprintf(f, "%s%s", w == list ? "" : " ", w);
+	fprintf(f, "\n");
+}
+
 /* Checks what every stream of an accepted configuration must be. */
 static void
 check_stream(const struct cfg_stream *st, int is_defaults)
@@ -33,6 +89,8 @@ check_stream(const struct cfg_stream *st, int is_defaults)
 		    "event \"%s\"", st->event);
 		FUZZ_CHECK(strcmp(st->event, "reset") != 0, "event reset");
 	}
+	check_list(st->allow_users, 0);
+	check_list(st->allow_origin, 1);
 	if (is_defaults) {
 		FUZZ_CHECK(st->path == NULL, "a path in the defaults");
 		return;
@@ -53,6 +111,8 @@ write_keys(FILE *f, const struct cfg_stream *st)
 	    st->max_line, st->buffer);
 	if (st->event != NULL)
 		fprintf(f, "event = %s\n", st->event);
+	write_list(f, "allow-users", st->allow_users);
+	write_list(f, "allow-origin", st->allow_origin);
 }
 
 static int
@@ -63,13 +123,28 @@ same_str(const char *a, const char *b)
 }
 
 static int
+same_list(const char *a, const char *b)
+{
+	const char *wa = NULL, *wb = NULL;
+
+	if ((a == NULL) != (b == NULL))
+		return 0;
+	do {
+		wa = cfg_list_next(a, wa);
+		wb = cfg_list_next(b, wb);
+	} while (wa != NULL && wb != NULL && strcmp(wa, wb) == 0);
+	return wa == NULL && wb == NULL;
+}
+
+static int
 same_stream(const struct cfg_stream *a, const struct cfg_stream *b)
 {
 	return strcmp(a->name, b->name) == 0 && same_str(a->path, b->path) &&
 	    same_str(a->event, b->event) && a->heartbeat == b->heartbeat &&
 	    a->retry == b->retry && a->backlog == b->backlog &&
 	    a->max_clients == b->max_clients && a->max_line == b->max_line &&
-	    a->buffer == b->buffer;
+	    a->buffer == b->buffer && same_list(a->allow_users, b->allow_users) &&
+	    same_list(a->allow_origin, b->allow_origin);
 }
 
 /* Writes cfg back as a file and parses it again: the same must come out
@@ -101,7 +176,8 @@ round_trip(const struct cfg *cfg)
 	    "written back, refused: %s\n%s", err, text);
 	FUZZ_CHECK(again.nstreams == cfg->nstreams, "stream count");
 	for (i = 0; i < cfg->nstreams; i++)
-		FUZZ_CHECK(same_stream(&again.streams[i], &cfg->streams[i]),
+		FUZZ_CHECK(same_stream(&again.streams[i], &cfg->streams[i]) &&
+		    cfg_stream_equal(&again.streams[i], &cfg->streams[i]),
 		    "stream %zu differs", i);
 	cfg_free(&again);
 	free(text);

@@ -167,6 +167,16 @@ def req_seeds():
         "method-only": f("GET"),
         "dot-dot": f("GET", "/../etc/passwd"),
         "query-4097": f("GET", "", "x=" + "a" * 4095),
+        "user-listed": f("GET", "/app.log", "", "", "", "bob"),
+        "user-unlisted": f("GET", "/app.log", "", "", "", "carol",
+                           "https://dash.example.org"),
+        "user-any": f("GET", "/a-b_C9", "", "", "", "x"),
+        "user-none": f("GET", "/a-b_C9"),
+        "cors": f("GET", "/syslog", "", "", "", "", "HTTPS://DASH.example.org"),
+        "preflight": f("OPTIONS", "/app.log", "", "", "", "",
+                       "http://other.example", "GET"),
+        "preflight-refused": f("OPTIONS", "/syslog", "", "", "", "",
+                               "http://other.example", "POST"),
     }
 
 
@@ -189,6 +199,11 @@ def cfg_seeds():
         "bad-header": "[stream]\npath = /x\n",
         "small-err": "\x03[stream " + "n" * 65 + "]\n",
         "empty": "",
+        "access": "allow-origin = HTTPS://Dash.Example.org:443 "
+        "http://127.0.0.1:8080 http://[::1]:80\n"
+        "[stream a]\npath = /a\nallow-users = alice bob\n"
+        "[stream b]\npath = /b\nallow-users = *\nallow-origin = *\n",
+        "access-bad": "[stream a]\npath = /a\nallow-origin = http://x/y\n",
         "path-too-long": "[stream x]\npath = /" + "a" * 4100 + "\n",
     }
 
