@@ -100,21 +100,27 @@ check_values(const unsigned char *c, size_t len, FILE *f)
 static void
 check_reply(const struct fcgi_reader *r, FILE *f)
 {
-	const unsigned char *p = r->reply;
-	size_t at = 0;
+	unsigned char p[FCGI_REPLY_MAX + 16];
+	size_t at = 0, reply_len;
 
-	FUZZ_CHECK(r->reply_len > 0 && r->reply_len <= FCGI_REPLY_MAX,
-	    "reply_len %zu", r->reply_len);
-	while (at < r->reply_len) {
+	memset(p, 0xa5, sizeof(p));
+	reply_len = fcgi_reply(r, p);
+	for (at = reply_len; at < sizeof(p); at++)
+		FUZZ_CHECK(p[at] == 0xa5, "fcgi_reply wrote past its length");
+	at = 0;
+
+	FUZZ_CHECK(reply_len > 0 && reply_len <= FCGI_REPLY_MAX,
+	    "reply_len %zu", reply_len);
+	while (at < reply_len) {
 		size_t clen, plen;
 		unsigned id;
 
-		FUZZ_CHECK(r->reply_len - at >= FCGI_HEADER_LEN, "cut header");
+		FUZZ_CHECK(reply_len - at >= FCGI_HEADER_LEN, "cut header");
 		FUZZ_CHECK(p[at] == FCGI_VERSION_1, "version");
 		id = (unsigned)p[at + 2] << 8 | p[at + 3];
 		clen = (size_t)p[at + 4] << 8 | p[at + 5];
 		plen = p[at + 6];
-		FUZZ_CHECK(r->reply_len - at - FCGI_HEADER_LEN >= clen + plen,
+		FUZZ_CHECK(reply_len - at - FCGI_HEADER_LEN >= clen + plen,
 		    "record past reply_len");
 		switch (p[at + 1]) {
 		case FCGI_END_REQUEST:
@@ -152,7 +158,7 @@ check_request(const struct fcgi_reader *r, struct trace *t)
 	FUZZ_CHECK(r->state == FCGI_ACTIVE, "state %d", (int)r->state);
 	FUZZ_CHECK(r->request_id != 0, "request id 0");
 	FUZZ_CHECK(r->params_overflow || r->params_len <= FCGI_PARAMS_MAX,
-	    "params_len %zu", r->params_len);
+	    "params_len %zu", (size_t)r->params_len);
 	fprintf(t->f, "REQUEST %u keep %d over %d\n", r->request_id,
 	    r->keep_conn != 0, r->params_overflow != 0);
 	for (i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
@@ -210,7 +216,7 @@ run(const uint8_t *stream, size_t len, int chunked, uint32_t seed,
 		free(chunk);
 		FUZZ_CHECK(used <= n, "consumed %zu of %zu", used, n);
 		FUZZ_CHECK(r.params_cap <= FCGI_PARAMS_MAX, "params_cap %zu",
-		    r.params_cap);
+		    (size_t)r.params_cap);
 		off += used;
 		if (before == FCGI_BROKEN) {
 			FUZZ_CHECK(used == 0, "read %zu bytes when broken", used);
