@@ -50,6 +50,7 @@
 				 * kernel doubles it): files are re-read
 				 * with pread, so a big one buys nothing */
 #define DRAIN_READS	4	/* reads of a connection's input per turn */
+#define REPLIES_MAX	4096	/* management answers written at once */
 #define NOTICE_MS	1000	/* a peer's protocol errors: a line a second */
 
 enum kind { K_CLIENT, K_SIGNAL, K_LISTEN, K_INOTIFY, K_PIPE };
@@ -1091,19 +1092,38 @@ request_abort(struct srv *s, struct client *c)
 	client_end(s, c);
 }
 
+/* Writes the management answers gathered by conn_feed; sets gone when
+ * the peer has gone. */
+static void
+send_replies(struct srv *s, struct client *c, unsigned char *buf,
+    size_t *len)
+{
+	struct iovec v;
+
+	if (*len == 0 || c->gone)
+		return;
+	v.iov_base = buf;
+	v.iov_len = *len;
+	if (client_write(s, c, &v, 1, 1) < 0)
+		c->gone = 1;
+	*len = 0;
+}
+
 /* Feeds what the web server sent to c's reader and acts on each event.
+ * Management answers go out a batch at a time, in order with the rest.
  * Returns -1 when the connection must be closed. */
 static int
 conn_feed(struct srv *s, struct client *c, const unsigned char *p, size_t n)
 {
+	unsigned char replies[REPLIES_MAX];
+	size_t rlen = 0;
+
 	/* Once END_REQUEST is on its way (and the connection is not kept),
 	 * nothing more of the peer's counts: not an aborted request's late
 	 * PARAMS. */
 	while (n > 0 && !c->gone && !c->ending) {
 		enum fcgi_event ev;
 		size_t used = fcgi_read(&c->rd, p, n, &ev);
-		unsigned char reply[FCGI_REPLY_MAX];
-		struct iovec v;
 
 		p += used;
 		n -= used;
@@ -1111,22 +1131,24 @@ conn_feed(struct srv *s, struct client *c, const unsigned char *p, size_t n)
 		case FCGI_EV_NONE:
 			break;
 		case FCGI_EV_REQUEST:
+			send_replies(s, c, replies, &rlen);
 			request_in(s, c);
 			break;
 		case FCGI_EV_ABORT:
+			send_replies(s, c, replies, &rlen);
 			request_abort(s, c);
 			break;
 		case FCGI_EV_REPLY:
-			v.iov_base = reply;
-			v.iov_len = fcgi_reply(&c->rd, reply);
-			if (client_write(s, c, &v, 1, 1) < 0)
-				c->gone = 1;
+			if (rlen + FCGI_REPLY_MAX > sizeof(replies))
+				send_replies(s, c, replies, &rlen);
+			rlen += fcgi_reply(&c->rd, replies + rlen);
 			break;
 		case FCGI_EV_ERROR:
 			notice(s, "FastCGI connection closed: %s", c->rd.error);
 			return -1;
 		}
 	}
+	send_replies(s, c, replies, &rlen);
 	return c->gone ? -1 : 0;
 }
 

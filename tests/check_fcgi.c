@@ -28,7 +28,8 @@ static void
 put(const void *p, size_t n)
 {
 	ck_assert_uint_le(wire_len + n, sizeof(wire));
-	memcpy(wire + wire_len, p, n);
+	if (n > 0)		/* p may be NULL then */
+		memcpy(wire + wire_len, p, n);
 	wire_len += n;
 }
 
