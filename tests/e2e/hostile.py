@@ -18,7 +18,7 @@ import time
 
 import fcgi
 from harness import TestFailure, check, cgi_params, eq, test, wait_until
-from tests import file_stream, opened
+from helpers import file_stream, opened
 
 KiB = 1024
 MiB = 1024 * 1024
