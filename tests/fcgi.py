@@ -55,33 +55,44 @@ def connect(addr, timeout=5.0):
     return s
 
 
-def _nv_len(n):
+def header(rtype, rid, clen, plen=0, version=FCGI_VERSION_1):
+    """A record's 8-byte header, whatever the numbers (the hostile tests
+    send wrong ones)."""
+    return struct.pack("!BBHHBB", version, rtype, rid, clen, plen, 0)
+
+
+def record(rtype, content=b"", rid=REQUEST_ID, pad=None):
+    """One record, padded to a multiple of 8 unless pad is given."""
+    if pad is None:
+        pad = (-len(content)) % 8
+    return header(rtype, rid, len(content), pad) + content + b"\0" * pad
+
+
+def records(rtype, content, rid=REQUEST_ID):
+    """A stream's content split into records of at most 65535 bytes."""
+    out = bytearray()
+    for i in range(0, len(content), 65535):
+        out += record(rtype, content[i:i + 65535], rid)
+    return bytes(out)
+
+
+def nv_len(n):
+    """A name-value pair's length: one byte below 128, else four."""
     if n < 128:
         return bytes([n])
     return struct.pack("!I", n | 0x80000000)
 
 
+def encode_pairs(items):
+    """Name-value pairs [(bytes, bytes)] as a PARAMS or GET_VALUES body."""
+    return b"".join(nv_len(len(k)) + nv_len(len(v)) + k + v for k, v in items)
+
+
 def encode_params(params):
-    out = bytearray()
-    for k, v in params.items():
-        kb = k.encode() if isinstance(k, str) else k
-        vb = v.encode() if isinstance(v, str) else v
-        out += _nv_len(len(kb)) + _nv_len(len(vb)) + kb + vb
-    return bytes(out)
-
-
-def record(rtype, content=b"", req_id=REQUEST_ID):
-    pad = (-len(content)) % 8
-    return (struct.pack("!BBHHBB", FCGI_VERSION_1, rtype, req_id, len(content), pad, 0)
-            + content + b"\0" * pad)
-
-
-def records(rtype, content):
-    """A stream's content split into records of at most 65535 bytes."""
-    out = bytearray()
-    for i in range(0, len(content), 65535):
-        out += record(rtype, content[i:i + 65535])
-    return bytes(out)
+    """A dict of CGI parameters (str or bytes) as a PARAMS stream."""
+    return encode_pairs((k.encode() if isinstance(k, str) else k,
+                         v.encode() if isinstance(v, str) else v)
+                        for k, v in params.items())
 
 
 def build_request(params, stdin=b""):
