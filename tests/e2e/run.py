@@ -56,8 +56,10 @@ def select(argv):
 
 
 def comment(lines):
-    for line in lines:
-        print("#" + line if line.startswith(" ") else "# " + line)
+    """Prints lines as TAP comments (a line of one of them too)."""
+    for text in lines:
+        for line in text.split("\n"):
+            print("#" + line if line.startswith(" ") else "# " + line)
 
 
 def main(argv):
