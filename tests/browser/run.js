@@ -1,5 +1,8 @@
 // run.js - tests of sse-tail's viewer page in headless Chromium, through
-// lighttpd. Prints "N passed, N failed" last; exit 1 on any failure.
+// lighttpd. Speaks TAP (automake's tap-driver.sh reads one result a test):
+// "ok N - NAME" or "not ok N - NAME" with the reason as "#" lines, the plan
+// "1..N" after the last, then the plain line "N passed, N failed"; exit 1
+// on any failure.
 'use strict';
 const fs = require('fs');
 const http = require('http');
@@ -7,7 +10,9 @@ const path = require('path');
 const { sleep, startServer, startBrowser } = require('./lib');
 
 const OUT = process.env.BROWSER_OUT || path.join(__dirname, 'out');
-let passed = 0, failed = 0;
+let passed = 0, failed = 0, numbered = 0;
+// TAP: what a test tells goes out as comments.
+const note = (text) => console.log(String(text).replace(/^/gm, '# '));
 const only = process.argv.slice(2);
 
 function check(cond, msg) { if (!cond) throw new Error(msg); }
@@ -78,7 +83,7 @@ async function main() {
       lat.push(Date.now() - t0);
       await sleep(50);
     }
-    console.log('  latency ms: ' + lat.join(' '));
+    note('  latency ms: ' + lat.join(' '));
     check(Math.max(...lat) < 200, 'a line took ' + Math.max(...lat) + ' ms');
   });
 
@@ -279,7 +284,7 @@ async function main() {
     check((await p.textContent('#recon')).includes(String(st.reconnects)), 'reconnect count not shown');
     check(st.state === 'live', 'state ' + st.state);
     check(srv.backends().every((pid) => !killed.includes(pid)), 'killed sse-tail still there');
-    console.log(`  killed ${killed.length} sse-tail processes; the page reconnected ${st.reconnects} times; ${N} lines exactly`);
+    note(`  killed ${killed.length} sse-tail processes; the page reconnected ${st.reconnects} times; ${N} lines exactly`);
     await p.screenshot({ path: path.join(OUT, 'viewer-restart.png') });
     await p.close();
   });
@@ -350,7 +355,7 @@ es.onerror = () => { window.errors++; window.closed = es.readyState === EventSou
         'both GETs in the access log');
     } catch (e) { throw new Error(e.message + ':\n' + srv.accessLog()); }
     const options = log().filter((l) => l.includes('"OPTIONS '));
-    console.log(`  ${log().length - options.length} GETs, ${options.length} preflights (OPTIONS) of the cross-origin stream`);
+    note(`  ${log().length - options.length} GETs, ${options.length} preflights (OPTIONS) of the cross-origin stream`);
   });
 
   test('page_on_an_origin_not_allowed_gets_an_error_and_no_data', async () => {
@@ -390,10 +395,11 @@ es.onerror = () => { window.errors++; window.closed = es.readyState === EventSou
       try {
         await fn();
         passed++;
-        console.log('ok ' + name);
+        console.log(`ok ${++numbered} - ${name}`);
       } catch (e) {
         failed++;
-        console.log('FAIL ' + name + ': ' + (e && e.stack || e));
+        console.log(`not ok ${++numbered} - ${name}`);
+        note('FAIL ' + name + ': ' + (e && e.stack || e));
       }
     }
   } finally {
@@ -402,8 +408,13 @@ es.onerror = () => { window.errors++; window.closed = es.readyState === EventSou
   }
 }
 
-main().catch((e) => { failed++; console.log('ERROR ' + (e && e.stack || e)); })
+main().catch((e) => {
+  failed++;
+  note('ERROR ' + (e && e.stack || e));
+  console.log('Bail out! ' + String(e && e.message || e).split('\n')[0]);
+})
   .finally(() => {
+    console.log(`1..${numbered}`);
     console.log(`${passed} passed, ${failed} failed`);
     process.exit(failed ? 1 : 0);
   });

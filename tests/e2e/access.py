@@ -13,7 +13,7 @@ import stat
 import subprocess
 
 from harness import Skip, TestFailure, check, eq, test, wait_until
-from tests import L, browser_accept, expect, expect_error, expect_stream_ok, lines_data, opened
+from helpers import L, browser_accept, expect, expect_error, expect_stream_ok, lines_data, opened
 
 DASH = "https://dash.example.org"
 EVIL = "https://evil.example.org"

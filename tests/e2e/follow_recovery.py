@@ -10,7 +10,7 @@ import resource
 import time
 
 from harness import TestFailure, check, eq, test, wait_until
-from tests import POLL, L, R, expect, lines_data, opened
+from helpers import POLL, L, R, expect, lines_data, opened
 
 POLL_S = 1.0            # FOLLOW_POLL_MS
 WINDOW = 2.5 * POLL_S   # two retries at the polling interval, at least

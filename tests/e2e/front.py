@@ -2,7 +2,7 @@
 the peers it serves on TCP (FCGI_WEB_SERVER_ADDRS, as libfcgi did)."""
 import fcgi
 from harness import TestFailure, check, eq, test, wait_until
-from tests import L, expect, file_stream
+from helpers import L, expect, file_stream
 
 
 @test

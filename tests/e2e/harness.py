@@ -14,7 +14,7 @@ import traceback
 import urllib.parse
 
 import fcgi
-from common import TestFailure, TestTimeout, check, wait_until  # noqa: F401
+from common import TestFailure, TestTimeout, check, free_port, wait_until  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -114,14 +114,6 @@ def cgi_params(method="GET", stream=None, path_info=None, query="",
 
 
 # ---------------------------------------------------------------- server --
-def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def _demote():
     os.setgroups([])
     os.setgid(65534)
@@ -277,7 +269,7 @@ class T:
             addr = "unix:" + sp
             argv += ["--listen", addr]
         elif mode == "tcp":
-            port = free_tcp_port()
+            port = free_port()
             addr = "127.0.0.1:%d" % port
             argv += ["--listen", addr]
         elif mode in ("fd0", "systemd"):
@@ -413,8 +405,10 @@ TESTS = []
 
 
 def test(fn=None, *, timeout=30):
+    """Decorator: registers fn as a test named as the function is (its
+    topic is its module), with a timeout in seconds for the whole test."""
     def reg(f):
-        TESTS.append((f.__name__, f, timeout))
+        register(f.__name__, f, timeout)
         return f
     if fn is not None:
         return reg(fn)
@@ -422,6 +416,9 @@ def test(fn=None, *, timeout=30):
 
 
 def register(name, fn, timeout=30):
+    """Registers fn(t) as the test name; a name is used once in all topics."""
+    if any(n == name for n, _, _ in TESTS):
+        raise ValueError("test %s registered twice" % name)
     TESTS.append((name, fn, timeout))
 
 
@@ -448,9 +445,11 @@ def run_one(name, fn, timeout):
     except (TestFailure, fcgi.Timeout, AssertionError) as e:
         status, reason = "FAIL", str(e) or type(e).__name__
         tb = traceback.extract_tb(e.__traceback__)
-        where = [f for f in tb if f.filename.endswith("tests.py")]
+        where = [f for f in tb if os.path.dirname(os.path.abspath(f.filename)) == HERE
+                 and os.path.basename(f.filename) != "harness.py"]
         if where:
-            details = ["  at tests.py:%d in %s: %s" % (f.lineno, f.name, f.line) for f in where[-2:]]
+            details = ["  at %s:%d in %s: %s" % (os.path.basename(f.filename), f.lineno,
+                                                 f.name, f.line) for f in where[-2:]]
     except Exception as e:
         status, reason = "FAIL", "%s: %s" % (type(e).__name__, e)
         details = ["  " + l for l in traceback.format_exc().rstrip().split("\n")[-8:]]

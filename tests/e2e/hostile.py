@@ -17,8 +17,10 @@ import sys
 import time
 
 import fcgi
+# the record builders are the FastCGI client's
+from fcgi import encode_pairs as pairs, header as hdr, record as rec, records as stream_recs
 from harness import TestFailure, check, cgi_params, eq, test, wait_until
-from tests import file_stream, opened
+from helpers import file_stream, opened
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -31,34 +33,8 @@ REQUEST_COMPLETE, CANT_MPX_CONN, OVERLOADED, UNKNOWN_ROLE = 0, 1, 2, 3
 
 
 # ------------------------------------------------------- raw records ------
-def hdr(rtype, rid, clen, plen=0, version=1):
-    return struct.pack("!BBHHBB", version, rtype, rid, clen, plen, 0)
-
-
-def rec(rtype, content=b"", rid=1, pad=None):
-    """One record, padded to a multiple of 8 unless pad is given."""
-    if pad is None:
-        pad = (-len(content)) % 8
-    return hdr(rtype, rid, len(content), pad) + content + b"\0" * pad
-
-
 def begin(rid=1, role=RESPONDER, flags=0):
     return rec(BEGIN, struct.pack("!HB5x", role, flags), rid)
-
-
-def nv_len(n):
-    return bytes([n]) if n < 128 else struct.pack("!I", n | 0x80000000)
-
-
-def pairs(items):
-    return b"".join(nv_len(len(k)) + nv_len(len(v)) + k + v for k, v in items)
-
-
-def stream_recs(rtype, data, rid=1):
-    out = bytearray()
-    for i in range(0, len(data), 65535):
-        out += rec(rtype, data[i:i + 65535], rid)
-    return bytes(out)
 
 
 def request_bytes(params, rid=1, flags=0, role=RESPONDER):

@@ -1,11 +1,15 @@
-"""End-to-end tests of the signals sse-tail takes (issue 9): SIGHUP re-reads
-the configuration, SIGUSR1 logs a status line, SIGUSR2 and SIGPIPE do
-nothing; none of them kills the process or stops it accepting."""
+"""End-to-end tests of the signals sse-tail takes: SIGTERM ends every
+stream and the process; (issue 9) SIGHUP re-reads the configuration,
+SIGUSR1 logs a status line, SIGUSR2 and SIGPIPE do nothing; none of them
+kills the process or stops it accepting."""
 import os
 import signal
+import subprocess
+import time
 
 from harness import TestFailure, check, eq, test, wait_until
-from tests import L, expect, expect_error, expect_marker, expect_stream_ok, lines_data
+from helpers import (L, expect, expect_error, expect_marker, expect_stream_ok, lines_data,
+                     opened)
 
 
 def two_streams(t, extra_a=""):
@@ -119,3 +123,34 @@ def sigusr1_logs_status_and_no_signal_deafens_it(t):
         r.close()
     expect_marker(t, r0, p)
     eq(srv.stop(), 0, "exit status after SIGTERM")
+
+
+@test
+def sigterm_ends_every_stream_and_exits_0_within_1s(t):
+    data, _ = lines_data(["a"])
+    p1 = t.write("a.log", data)
+    fifo = t.path("p.fifo")
+    os.mkfifo(fifo)
+    conf = t.config("[stream a]\npath = %s\n[stream p]\npath = %s\n" % (p1, fifo))
+    srv = t.start(conf)
+    rs = [opened(srv.get("a")) for _ in range(3)] + [opened(srv.get("p"))]
+    rs[0].wait_event()
+    t0 = time.monotonic()
+    os.kill(srv.pid, signal.SIGTERM)
+    try:
+        srv.proc.wait(3)
+    except subprocess.TimeoutExpired:
+        raise TestFailure("sse-tail still running 3s after SIGTERM")
+    dt = time.monotonic() - t0
+    t.note("exited %.3fs after SIGTERM" % dt)
+    eq(srv.proc.returncode, 0, "exit status")
+    check(dt <= 1.2, "exit took %.2fs after SIGTERM" % dt)
+    names = ["file a #1", "file a #2", "file a #3", "pipe p #1"]
+    missing = []
+    for k, r in enumerate(rs):
+        r.wait_until(lambda x: x.ended or x.eof, 2, "END_REQUEST or close")
+        if not r.ended:
+            missing.append(names[k])
+        else:
+            eq(r.protocol_status, 0, "protocolStatus (REQUEST_COMPLETE) of %s" % names[k])
+    check(not missing, "no END_REQUEST (connection just closed) for: %s" % ", ".join(missing))

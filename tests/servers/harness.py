@@ -9,12 +9,12 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
-from common import TestFailure, TestTimeout, check, wait_until  # noqa: F401
+from common import (TestFailure, TestTimeout, can_connect, check,  # noqa: F401
+                    free_port, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -29,30 +29,6 @@ WORKER_GROUP = "www-data"
 
 def worker_ids():
     return pwd.getpwnam(WORKER_USER).pw_uid, grp.getgrnam(WORKER_GROUP).gr_gid
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def can_connect(addr):
-    """addr: a TCP port on 127.0.0.1, or a unix socket path."""
-    if isinstance(addr, int):
-        s = socket.socket()
-        target = ("127.0.0.1", addr)
-    else:
-        s = socket.socket(socket.AF_UNIX)
-        target = addr
-    s.settimeout(0.5)
-    try:
-        s.connect(target)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 # ---- processes ----

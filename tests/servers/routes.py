@@ -359,7 +359,7 @@ def c_resume(route):
         deadline = time.monotonic() + 0.3
         while time.monotonic() < deadline and r.pump(0.05):
             pass
-        got = [(e.id, e.event, e.data) for e in r.events()]
+        got = [(e.id, e.type, e.data) for e in r.events()]
         check(got == [("9", "message", "r3"), ("12", "message", "r4"),
                       ("15", "message", "r5"), ("18", "message", "r6")],
               "after Last-Event-ID 6: %r" % got)

@@ -5,8 +5,10 @@ and paths filled in) and the checks made through it. All of them, or those
 named on the command line ("nginx" runs a route, "nginx/append" one check,
 a trailing "*" matches a prefix); -l lists them.
 
-Prints "ok NAME" or "FAIL NAME: reason" (with the servers' logs) per test,
-then "N passed, N failed"; exits 1 if any failed. Runs as root (the
+Speaks TAP, which automake's tap-driver.sh reads as one result a test: the
+plan "1..N", then "ok N - NAME" or "not ok N - NAME" per test, the reason
+and the servers' logs as "#" lines, and last the plain line "N passed, N
+failed"; exits 1 if any failed, 2 if no test matches. Runs as root (the
 servers run their workers as www-data). The binary: $SSE_TAIL, else
 ../../src/sse-tail from here. SSE_TAIL_KEEP=1 keeps the test directories.
 """
@@ -79,6 +81,7 @@ def main(argv):
     if os.geteuid() != 0:
         print("# not root: the servers cannot switch to www-data",
               file=sys.stderr)
+    print("1..%d" % len(tests))
     print("# testing %s" % h.BIN)
     if not os.access(h.BIN, os.X_OK):
         print("# sse-tail binary not found (set SSE_TAIL)")
@@ -92,12 +95,13 @@ def main(argv):
         dt = time.monotonic() - t0
         if ok:
             passed += 1
-            print("ok %s" % full)
+            print("ok %d - %s" % (i + 1, full))
             if msg:
-                print("#   %s (%.1f s)" % (msg, dt))
+                print("#   %s (%.1f s)" % (msg.replace("\n", "\n#   "), dt))
         else:
             failed += 1
-            print("FAIL %s: %s" % (full, msg))
+            print("not ok %d - %s" % (i + 1, full))
+            print("# FAIL %s: %s" % (full, msg.replace("\n", "\n# ")))
             logs = []
             for inst in route.touched:
                 logs.extend(inst.d.logs)

@@ -2,8 +2,8 @@
 
 It sends one GET (Accept: text/event-stream, optionally Last-Event-ID),
 parses the status line and headers, decodes a chunked, length-delimited
-or close-delimited body incrementally, and runs the Server-Sent Events
-parser of the HTML standard over it. Every comment and event carries the
+or close-delimited body incrementally, and runs the tests' one Server-Sent
+Events parser (tests/sse.py) over it. Every comment and event carries the
 monotonic time its last byte arrived.
 """
 
@@ -12,6 +12,8 @@ import select
 import socket
 import time
 
+from sse import SSEParser
+
 
 class Timeout(Exception):
     pass
@@ -19,94 +21,6 @@ class Timeout(Exception):
 
 class ProtocolError(Exception):
     pass
-
-
-class Comment:
-    kind = "comment"
-
-    def __init__(self, text, t):
-        self.text = text
-        self.t = t
-
-    def __repr__(self):
-        return "Comment(%r)" % self.text
-
-
-class Event:
-    kind = "event"
-
-    def __init__(self, id, event, data, t):
-        self.id = id          # the last event ID after this event (a str)
-        self.event = event    # "message" when no event: field came
-        self.data = data
-        self.t = t
-
-    def __repr__(self):
-        return "Event(id=%r, event=%r, data=%r)" % (self.id, self.event,
-                                                   self.data)
-
-
-class SSEParser:
-    """The event stream interpretation of the HTML standard: feed() bytes,
-    take the parsed items from .items (Comment and Event objects)."""
-
-    def __init__(self):
-        self.buf = b""
-        self.data = []
-        self.event = ""
-        self.last_id = ""
-        self.retry = None
-        self.items = []
-        self.bom_checked = False
-
-    def feed(self, chunk, t):
-        self.buf += chunk
-        if not self.bom_checked and len(self.buf) >= 3:
-            if self.buf.startswith(b"\xef\xbb\xbf"):
-                self.buf = self.buf[3:]
-            self.bom_checked = True
-        while True:
-            # A line ends with CRLF, LF or CR; a CR at the very end of the
-            # buffer may be the first half of a CRLF: wait for more.
-            i_n = self.buf.find(b"\n")
-            i_r = self.buf.find(b"\r")
-            if i_n < 0 and i_r < 0:
-                return
-            if i_r >= 0 and (i_n < 0 or i_r < i_n):
-                if i_r == len(self.buf) - 1:
-                    return
-                line = self.buf[:i_r]
-                skip = 2 if self.buf[i_r + 1:i_r + 2] == b"\n" else 1
-                self.buf = self.buf[i_r + skip:]
-            else:
-                line = self.buf[:i_n]
-                self.buf = self.buf[i_n + 1:]
-            self._line(line.decode("utf-8", "replace"), t)
-
-    def _line(self, line, t):
-        if line == "":
-            if self.data:
-                self.items.append(Event(self.last_id, self.event or "message",
-                                        "\n".join(self.data), t))
-            self.data = []
-            self.event = ""
-            return
-        if line.startswith(":"):
-            self.items.append(Comment(line[1:].lstrip(" "), t))
-            return
-        field, sep, value = line.partition(":")
-        if sep and value.startswith(" "):
-            value = value[1:]
-        if field == "data":
-            self.data.append(value)
-        elif field == "event":
-            self.event = value
-        elif field == "id":
-            if "\0" not in value:
-                self.last_id = value
-        elif field == "retry":
-            if value.isdigit():
-                self.retry = int(value)
 
 
 class Response:

@@ -1,5 +1,7 @@
-"""A small FastCGI client and an incremental CGI-header + Server-Sent Events
-parser, for the sse-tail end-to-end tests.  Python 3 standard library only.
+"""A small FastCGI client and an incremental CGI-header parser whose body
+goes through the one Server-Sent Events parser (sse.py), for the sse-tail
+end-to-end tests and anything else that talks to sse-tail's socket.
+Python 3 standard library only.
 
 Nothing here blocks without a timeout.
 """
@@ -9,6 +11,8 @@ import select
 import socket
 import struct
 import time
+
+from sse import SSEParser
 
 FCGI_VERSION_1 = 1
 FCGI_BEGIN_REQUEST = 1
@@ -51,33 +55,44 @@ def connect(addr, timeout=5.0):
     return s
 
 
-def _nv_len(n):
+def header(rtype, rid, clen, plen=0, version=FCGI_VERSION_1):
+    """A record's 8-byte header, whatever the numbers (the hostile tests
+    send wrong ones)."""
+    return struct.pack("!BBHHBB", version, rtype, rid, clen, plen, 0)
+
+
+def record(rtype, content=b"", rid=REQUEST_ID, pad=None):
+    """One record, padded to a multiple of 8 unless pad is given."""
+    if pad is None:
+        pad = (-len(content)) % 8
+    return header(rtype, rid, len(content), pad) + content + b"\0" * pad
+
+
+def records(rtype, content, rid=REQUEST_ID):
+    """A stream's content split into records of at most 65535 bytes."""
+    out = bytearray()
+    for i in range(0, len(content), 65535):
+        out += record(rtype, content[i:i + 65535], rid)
+    return bytes(out)
+
+
+def nv_len(n):
+    """A name-value pair's length: one byte below 128, else four."""
     if n < 128:
         return bytes([n])
     return struct.pack("!I", n | 0x80000000)
 
 
+def encode_pairs(items):
+    """Name-value pairs [(bytes, bytes)] as a PARAMS or GET_VALUES body."""
+    return b"".join(nv_len(len(k)) + nv_len(len(v)) + k + v for k, v in items)
+
+
 def encode_params(params):
-    out = bytearray()
-    for k, v in params.items():
-        kb = k.encode() if isinstance(k, str) else k
-        vb = v.encode() if isinstance(v, str) else v
-        out += _nv_len(len(kb)) + _nv_len(len(vb)) + kb + vb
-    return bytes(out)
-
-
-def record(rtype, content=b"", req_id=REQUEST_ID):
-    pad = (-len(content)) % 8
-    return (struct.pack("!BBHHBB", FCGI_VERSION_1, rtype, req_id, len(content), pad, 0)
-            + content + b"\0" * pad)
-
-
-def records(rtype, content):
-    """A stream's content split into records of at most 65535 bytes."""
-    out = bytearray()
-    for i in range(0, len(content), 65535):
-        out += record(rtype, content[i:i + 65535])
-    return bytes(out)
+    """A dict of CGI parameters (str or bytes) as a PARAMS stream."""
+    return encode_pairs((k.encode() if isinstance(k, str) else k,
+                         v.encode() if isinstance(v, str) else v)
+                        for k, v in params.items())
 
 
 def build_request(params, stdin=b""):
@@ -88,129 +103,6 @@ def build_request(params, stdin=b""):
     msg += records(FCGI_STDIN, stdin)
     msg += record(FCGI_STDIN)
     return msg
-
-
-class SSEParser:
-    """Incremental parser of the text/event-stream format (HTML Living
-    Standard, 9.2.6).  Works on bytes: line ends are CRLF, LF or CR; each line
-    is decoded as UTF-8 (with replacement, as a browser does).  Each
-    dispatched event is a dict:
-      type   'message' unless an event field said otherwise
-      event  the event field's value, or None
-      data   data lines joined by '\\n'
-      id     the last event ID (as the standard keeps it across events)
-      fields list of (name, value) of this event's fields, in order
-      raw    list of the raw byte lines of this event
-    Comments (without the ':') go to .comments, the retry value to .retry.
-    """
-
-    def __init__(self):
-        self.buf = b""
-        self.skip_lf = False
-        self.first = True
-        self.events = []
-        self.comments = []
-        self.retry = None
-        self.retries = []
-        self.last_id = ""
-        self.lines_seen = 0
-        self._reset_event()
-
-    def _reset_event(self):
-        self.data = []
-        self.etype = None
-        self.fields = []
-        self.raw = []
-        self.ev_id = None
-
-    def feed(self, b):
-        if not b:
-            return
-        if self.skip_lf:
-            self.skip_lf = False
-            if b[:1] == b"\n":
-                b = b[1:]
-        buf = self.buf + b
-        if b"\r" not in buf:
-            parts = buf.split(b"\n")
-            self.buf = parts.pop()
-            for line in parts:
-                self._line(line)
-            return
-        start = 0
-        n = len(buf)
-        i_lf = buf.find(b"\n")
-        i_cr = buf.find(b"\r")
-        while True:
-            if 0 <= i_lf < start:
-                i_lf = buf.find(b"\n", start)
-            if 0 <= i_cr < start:
-                i_cr = buf.find(b"\r", start)
-            if i_lf < 0 and i_cr < 0:
-                break
-            if i_cr < 0 or (0 <= i_lf < i_cr):
-                line = buf[start:i_lf]
-                start = i_lf + 1
-            else:
-                line = buf[start:i_cr]
-                if i_cr + 1 < n:
-                    start = i_cr + 2 if buf[i_cr + 1] == 0x0A else i_cr + 1
-                else:
-                    start = i_cr + 1
-                    self.skip_lf = True
-            self._line(line)
-        self.buf = buf[start:]
-
-    def _line(self, raw):
-        self.lines_seen += 1
-        if self.first:
-            self.first = False
-            if raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-        if raw == b"":
-            self._dispatch()
-            return
-        line = raw.decode("utf-8", "replace")
-        if line.startswith(":"):
-            self.comments.append(line[1:])
-            return
-        if ":" in line:
-            name, _, value = line.partition(":")
-            if value.startswith(" "):
-                value = value[1:]
-        else:
-            name, value = line, ""
-        self.fields.append((name, value))
-        self.raw.append(raw)
-        if name == "event":
-            self.etype = value
-        elif name == "data":
-            self.data.append(value)
-        elif name == "id":
-            if "\0" not in value:
-                self.last_id = value
-                self.ev_id = value
-        elif name == "retry":
-            if value != "" and all(c in "0123456789" for c in value):
-                self.retry = int(value)
-                self.retries.append(int(value))
-
-    def _dispatch(self):
-        if not self.data:
-            # the standard drops an event without data (but keeps its id)
-            self._reset_event()
-            return
-        ev = {
-            "type": self.etype if self.etype else "message",
-            "event": self.etype,
-            "data": "\n".join(self.data),
-            "id": self.last_id,
-            "own_id": self.ev_id,
-            "fields": self.fields,
-            "raw": self.raw,
-        }
-        self.events.append(ev)
-        self._reset_event()
 
 
 class Response:
