@@ -69,7 +69,9 @@ fi
 # Sanitizers: leaks, overflows and undefined behaviour abort the test.
 ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:exitcode=99
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99
-export ASAN_OPTIONS UBSAN_OPTIONS
+# Instrumented code runs several times slower: timing bounds stretch.
+E2E_TIME_SCALE=4
+export ASAN_OPTIONS UBSAN_OPTIONS E2E_TIME_SCALE
 run_suite sanitize --enable-werror \
 	CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	LDFLAGS="-fsanitize=address,undefined" || status=1

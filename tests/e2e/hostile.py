@@ -25,6 +25,16 @@ from helpers import file_stream, opened
 KiB = 1024
 MiB = 1024 * 1024
 
+# The line-delay bound is the production build's promise (issue 9: 100 ms).
+# An AddressSanitizer build runs several times slower: test.sh sets
+# E2E_TIME_SCALE for it, which stretches that bound and nothing else.
+TIME_SCALE = float(os.environ.get("E2E_TIME_SCALE", "1"))
+DELAY_MAX_MS = 100 * TIME_SCALE
+# SO_SNDBUF 32 KiB, which Linux doubles to 64 KiB; a unix stream socket may
+# queue one more skb (up to half the buffer) once under it: 96 KiB, and a
+# little bookkeeping.
+UNIX_SEND_MAX = 104 * KiB
+
 BEGIN, ABORT, END, PARAMS, STDIN, STDOUT, STDERR = 1, 2, 3, 4, 5, 6, 7
 GET_VALUES, GET_VALUES_RESULT, UNKNOWN_TYPE = 9, 10, 11
 RESPONDER, AUTHORIZER, FILTER = 1, 2, 3
@@ -1130,10 +1140,11 @@ def hostile_fcgi_never_reading_clients_bounded_memory_and_delay(t):
            "(max %.1f KiB, sndbuf %s); for 1000 clients: %.1f MiB"
            % (sum(per) // KiB, sum(per) / len(per) / KiB, max(per) / KiB, tb,
               sum(per) / len(per) * 1000 / MiB))
-    check(max(per) <= 80 * KiB, "a never-reading client holds %d KiB of kernel memory on "
-          "sse-tail's side (want <= 80 KiB; SO_SNDBUF not set?)" % (max(per) // KiB))
-    check(worst < 100, "the reading client's worst line delay on sse-tail's side is %.1f ms (want < 100 ms)"
-          % worst)
+    check(max(per) <= UNIX_SEND_MAX, "a never-reading client holds %d KiB of kernel memory "
+          "on sse-tail's side (want <= %d KiB; SO_SNDBUF not set?)"
+          % (max(per) // KiB, UNIX_SEND_MAX // KiB))
+    check(worst < DELAY_MAX_MS, "the reading client's worst line delay on sse-tail's side "
+          "is %.1f ms (want < %.0f ms)" % (worst, DELAY_MAX_MS))
 
 
 @test(timeout=120)
@@ -1166,5 +1177,5 @@ def hostile_fcgi_never_reading_tcp_clients_bounded_memory(t):
               (sum(w) / len(w) + sum(r) / max(1, len(r))) * 1000 / MiB))
     check(max(w) <= 160 * KiB, "a never-reading TCP client holds %d KiB on sse-tail's side "
           "(want <= 160 KiB)" % (max(w) // KiB))
-    check(worst < 100, "the reading client's worst line delay on sse-tail's side is %.1f ms (want < 100 ms)"
-          % worst)
+    check(worst < DELAY_MAX_MS, "the reading client's worst line delay on sse-tail's side "
+          "is %.1f ms (want < %.0f ms)" % (worst, DELAY_MAX_MS))
