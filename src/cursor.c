@@ -45,6 +45,77 @@ frame_from_file(struct cursor *c, const struct cfg_stream *cfg,
 	return 0;
 }
 
+/* The file was read to its end and another replaced it: frames its last
+ * line (which needs no newline now) and moves to the next file, with a
+ * "rotated" reset. Returns 0, 1 when out is too full for that line, -1 on
+ * a read error. */
+static int
+next_file(struct cursor *c, struct follow *f, struct follow_watch *w,
+    const struct cfg_stream *cfg, struct cursor_bufs *b, size_t *len)
+{
+	struct follow_gen *succ = c->gen->succ;
+
+	if (c->scan > 0) {
+		uint64_t total = (uint64_t)c->scan;
+
+		if (*len + sse_event_bound(cfg->event, total, cfg->max_line) >
+		    b->out_cap)
+			return 1;
+		if (frame_from_file(c, cfg, b, total, c->off + c->scan, len) < 0)
+			return -1;
+	}
+	follow_gen_get(succ);
+	put_gen(c, f, w);
+	set_gen(c, succ);
+	follow_gen_put(f, w, succ);
+	c->reset = "rotated";
+	return 0;
+}
+
+/* Frames the complete lines of the n bytes read at pos into b->in.
+ * Returns 1 when the turn is full, 0 when every line was framed (scan
+ * then covers the rest), -1 on a read error. */
+static int
+frame_lines(struct cursor *c, const struct cfg_stream *cfg,
+    struct cursor_bufs *b, off_t pos, size_t n, size_t *len)
+{
+	char *p = b->in, *end = b->in + n, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		off_t nl_at = pos + (nl - b->in);
+		uint64_t total = (uint64_t)(nl_at - c->off);
+		int started_before = p == b->in && c->scan > 0;
+		char last;
+
+		if (total > 0) {
+			if (nl > b->in)
+				last = nl[-1];
+			else if (pread(c->gen->fd, &last, 1, nl_at - 1) != 1)
+				last = 0;
+			if (last == '\r')
+				total--;
+		}
+		if (*len + sse_event_bound(cfg->event, total,
+		    cfg->max_line) > b->out_cap) {
+			c->scan = nl_at - c->off;
+			return 1;
+		}
+		if (started_before) {
+			if (frame_from_file(c, cfg, b, total, nl_at + 1, len) < 0)
+				return -1;
+		} else
+			*len += sse_event(b->out + *len, cfg->event,
+			    (uint64_t)nl_at + 1, p, total, cfg->max_line);
+		c->off = nl_at + 1;
+		c->scan = 0;
+		p = nl + 1;
+		if (*len >= CURSOR_BATCH)
+			return 1;
+	}
+	c->scan = pos + (off_t)n - c->off;
+	return 0;
+}
+
 int
 cursor_file(struct cursor *c, struct follow *f, struct follow_watch *w,
     const struct cfg_stream *cfg, struct cursor_bufs *b, size_t *len)
@@ -52,7 +123,7 @@ cursor_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 	for (;;) {
 		off_t pos;
 		ssize_t n;
-		char *p, *end, *nl;
+		int rc;
 
 		if (c->gen == NULL) {
 			if (f->cur == NULL)
@@ -77,64 +148,14 @@ cursor_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 			    strerror(errno));
 			return -1;
 		}
-		if (n == 0) {
-			struct follow_gen *succ = c->gen->succ;
-
-			if (succ == NULL)
-				return 0;
-			/* Rotated: this file is read to its end; its last
-			 * line needs no newline now. Then the next file. */
-			if (c->scan > 0) {
-				uint64_t total = (uint64_t)c->scan;
-
-				if (*len + sse_event_bound(cfg->event, total,
-				    cfg->max_line) > b->out_cap)
-					return 1;
-				if (frame_from_file(c, cfg, b, total, c->off + c->scan,
-				    len) < 0)
-					return -1;
-			}
-			follow_gen_get(succ);
-			put_gen(c, f, w);
-			set_gen(c, succ);
-			follow_gen_put(f, w, succ);
-			c->reset = "rotated";
-			continue;
-		}
-		p = b->in;
-		end = b->in + n;
-		while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-			off_t nl_at = pos + (nl - b->in);
-			uint64_t total = (uint64_t)(nl_at - c->off);
-			int started_before = p == b->in && c->scan > 0;
-			char last;
-
-			if (total > 0) {
-				if (nl > b->in)
-					last = nl[-1];
-				else if (pread(c->gen->fd, &last, 1, nl_at - 1) != 1)
-					last = 0;
-				if (last == '\r')
-					total--;
-			}
-			if (*len + sse_event_bound(cfg->event, total,
-			    cfg->max_line) > b->out_cap) {
-				c->scan = nl_at - c->off;
-				return 1;
-			}
-			if (started_before) {
-				if (frame_from_file(c, cfg, b, total, nl_at + 1, len) < 0)
-					return -1;
-			} else
-				*len += sse_event(b->out + *len, cfg->event,
-				    (uint64_t)nl_at + 1, p, total, cfg->max_line);
-			c->off = nl_at + 1;
-			c->scan = 0;
-			p = nl + 1;
-			if (*len >= CURSOR_BATCH)
-				return 1;
-		}
-		c->scan = pos + n - c->off;
+		if (n == 0 && c->gen->succ == NULL)
+			return 0;
+		if (n == 0)
+			rc = next_file(c, f, w, cfg, b, len);
+		else
+			rc = frame_lines(c, cfg, b, pos, (size_t)n, len);
+		if (rc != 0)
+			return rc;
 	}
 }
 
