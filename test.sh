@@ -2,7 +2,8 @@
 # Runs every test of sse-tail on Debian 12, as root: installs what is
 # missing, builds warning-free, runs the unit and end-to-end tests, then
 # runs them again built with AddressSanitizer and UndefinedBehaviorSanitizer
-# (the web-server tests need root and are skipped without it).
+# (the web-server tests need root and are skipped without it), then runs
+# each fuzz harness for a minute (tests/fuzz/run.sh).
 # Usage: ./test.sh            (from the top of a clone)
 set -eu
 cd "$(dirname "$0")"
@@ -72,6 +73,10 @@ export ASAN_OPTIONS UBSAN_OPTIONS
 run_suite sanitize --enable-werror \
 	CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	LDFLAGS="-fsanitize=address,undefined" || status=1
+
+# Fuzzing: each libFuzzer harness for 60 s on a copy of its seed corpus.
+echo "== fuzz"
+tests/fuzz/run.sh 60 || status=1
 
 if [ $status -eq 0 ]; then
 	echo "== all tests passed"

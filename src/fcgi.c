@@ -16,6 +16,7 @@
 #define PARAMS_FIRST_CAP	2048	/* what a typical request needs */
 
 enum { GV_NAME_LEN, GV_VALUE_LEN, GV_NAME, GV_VALUE };
+enum { REPLY_GET_VALUES = 1, REPLY_UNKNOWN_TYPE, REPLY_END };
 
 /* The variables GET_VALUES may ask for, in the order they are answered. */
 static const char *const known_values[] = {
@@ -71,6 +72,8 @@ fcgi_reader_free(struct fcgi_reader *r)
 	free(r->params);
 	r->params = NULL;
 	r->params_len = r->params_cap = 0;
+	free(r->gv);
+	r->gv = NULL;
 }
 
 void
@@ -88,6 +91,8 @@ fcgi_request_done(struct fcgi_reader *r)
 static enum fcgi_event
 broken(struct fcgi_reader *r, const char *why)
 {
+	free(r->gv);
+	r->gv = NULL;
 	r->state = FCGI_BROKEN;
 	r->error = why;
 	return FCGI_EV_ERROR;
@@ -116,84 +121,85 @@ rec_content_len(const struct fcgi_reader *r)
 /* Moves past the parts of a pair that are complete; a known name that
  * was read in full is marked as asked for. */
 static void
-gv_advance(struct fcgi_reader *r)
+gv_advance(struct fcgi_gv *g, uint8_t *asked)
 {
 	size_t i;
 
-	if (r->gv_phase == GV_NAME && r->gv_name_got == r->gv_name_len) {
-		if (r->gv_name_len < sizeof(r->gv_name)) {
-			r->gv_name[r->gv_name_len] = '\0';
-			for (i = 0; i < NKNOWN; i++)
-				if (strcmp(r->gv_name, known_values[i]) == 0)
-					r->gv_asked |= 1u << i;
-		}
-		r->gv_phase = GV_VALUE;
+	if (g->phase == GV_NAME && g->name_got == g->name_len) {
+		/* The whole name, a NUL in it included, is the known one
+		 * (each is shorter than g->name, so it was kept whole). */
+		for (i = 0; i < NKNOWN; i++)
+			if (g->name_len == strlen(known_values[i]) &&
+			    memcmp(g->name, known_values[i],
+			    g->name_len) == 0)
+				*asked |= 1u << i;
+		g->phase = GV_VALUE;
 	}
-	if (r->gv_phase == GV_VALUE && r->gv_value_got == r->gv_value_len)
-		r->gv_phase = GV_NAME_LEN;
+	if (g->phase == GV_VALUE && g->value_got == g->value_len)
+		g->phase = GV_NAME_LEN;
 }
 
 /* Reads one length byte; returns 1 when the length is complete in *len. */
 static int
-gv_length_byte(struct fcgi_reader *r, unsigned char b, size_t *len)
+gv_length_byte(struct fcgi_gv *g, unsigned char b, size_t *len)
 {
-	r->gv_lenbuf[r->gv_len_got++] = b;
-	if (r->gv_len_got == 1 && !(b & 0x80)) {
+	g->lenbuf[g->len_got++] = b;
+	if (g->len_got == 1 && !(b & 0x80)) {
 		*len = b;
-	} else if (r->gv_len_got == 4) {
-		*len = (size_t)(r->gv_lenbuf[0] & 0x7f) << 24 |
-		    (size_t)r->gv_lenbuf[1] << 16 |
-		    (size_t)r->gv_lenbuf[2] << 8 | r->gv_lenbuf[3];
+	} else if (g->len_got == 4) {
+		*len = (size_t)(g->lenbuf[0] & 0x7f) << 24 |
+		    (size_t)g->lenbuf[1] << 16 |
+		    (size_t)g->lenbuf[2] << 8 | g->lenbuf[3];
 	} else
 		return 0;
-	r->gv_len_got = 0;
+	g->len_got = 0;
 	return 1;
 }
 
 static void
-gv_feed(struct fcgi_reader *r, const unsigned char *p, size_t n)
+gv_feed(struct fcgi_gv *g, uint8_t *asked, const unsigned char *p, size_t n)
 {
 	while (n > 0) {
 		size_t take;
 
-		switch (r->gv_phase) {
+		switch (g->phase) {
 		case GV_NAME_LEN:
-			if (gv_length_byte(r, *p, &r->gv_name_len)) {
-				r->gv_name_got = 0;
-				r->gv_phase = GV_VALUE_LEN;
+			if (gv_length_byte(g, *p, &g->name_len)) {
+				g->name_got = 0;
+				g->phase = GV_VALUE_LEN;
 			}
 			p++, n--;
 			continue;
 		case GV_VALUE_LEN:
-			if (gv_length_byte(r, *p, &r->gv_value_len)) {
-				r->gv_value_got = 0;
-				r->gv_phase = GV_NAME;
-				gv_advance(r);
+			if (gv_length_byte(g, *p, &g->value_len)) {
+				g->value_got = 0;
+				g->phase = GV_NAME;
+				gv_advance(g, asked);
 			}
 			p++, n--;
 			continue;
 		case GV_NAME:
-			take = r->gv_name_len - r->gv_name_got;
+			take = g->name_len - g->name_got;
 			if (take > n)
 				take = n;
-			if (r->gv_name_got < sizeof(r->gv_name) - 1) {
-				size_t keep = sizeof(r->gv_name) - 1 - r->gv_name_got;
+			if (g->name_got < sizeof(g->name) - 1) {
+				size_t keep = sizeof(g->name) - 1 - g->name_got;
 
-				memcpy(r->gv_name + r->gv_name_got, p,
+				memcpy(g->name + g->name_got, p,
 				    take < keep ? take : keep);
 			}
-			r->gv_name_got += take;
+			g->name_got += take;
 			break;
 		default:
-			take = r->gv_value_len - r->gv_value_got;
+			take = g->value_len - g->value_got;
 			if (take > n)
 				take = n;
-			r->gv_value_got += take;
+			g->value_got += take;
 			break;
 		}
 		p += take;
 		n -= take;
-		gv_advance(r);
+		gv_advance(g, asked);
 	}
 }
 
@@ -212,15 +218,15 @@ put_pair(unsigned char *dst, const char *name, const char *value)
 
 /* GET_VALUES_RESULT: each known variable asked for, once; padding to a
  * multiple of 8, zeroed. */
-static void
-gv_answer(struct fcgi_reader *r)
+static size_t
+gv_answer(const struct fcgi_reader *r, unsigned char *dst)
 {
-	unsigned char *c = r->reply + FCGI_HEADER_LEN;
+	unsigned char *c = dst + FCGI_HEADER_LEN;
 	size_t len = 0, padded, i;
 	char value[16];
 
 	for (i = 0; i < NKNOWN; i++) {
-		if (!(r->gv_asked & (1u << i)))
+		if (!(r->reply_arg & (1u << i)))
 			continue;
 		if (i == 0)
 			snprintf(value, sizeof(value), "%u", r->max_conns);
@@ -232,9 +238,36 @@ gv_answer(struct fcgi_reader *r)
 	}
 	padded = (len + 7) & ~(size_t)7;
 	memset(c + len, 0, padded - len);
-	fcgi_header(r->reply, FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, len);
-	r->reply[6] = (unsigned char)(padded - len);
-	r->reply_len = FCGI_HEADER_LEN + padded;
+	fcgi_header(dst, FCGI_GET_VALUES_RESULT, FCGI_NULL_REQUEST_ID, len);
+	dst[6] = (unsigned char)(padded - len);
+	return FCGI_HEADER_LEN + padded;
+}
+
+size_t
+fcgi_reply(const struct fcgi_reader *r, unsigned char dst[FCGI_REPLY_MAX])
+{
+	switch (r->reply_kind) {
+	case REPLY_GET_VALUES:
+		return gv_answer(r, dst);
+	case REPLY_UNKNOWN_TYPE:
+		fcgi_header(dst, FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, 8);
+		memset(dst + FCGI_HEADER_LEN, 0, 8);
+		dst[FCGI_HEADER_LEN] = r->reply_arg;
+		return FCGI_HEADER_LEN + 8;
+	case REPLY_END:
+		return end_record(dst, r->reply_id, r->reply_arg);
+	}
+	return 0;
+}
+
+/* Sets what fcgi_reply writes. */
+static enum fcgi_event
+reply(struct fcgi_reader *r, int kind, unsigned arg, uint16_t id)
+{
+	r->reply_kind = (uint8_t)kind;
+	r->reply_arg = (uint8_t)arg;
+	r->reply_id = id;
+	return FCGI_EV_REPLY;
 }
 
 /* ---- PARAMS ---- */
@@ -262,10 +295,10 @@ params_append(struct fcgi_reader *r, const unsigned char *p, size_t n)
 		if ((grown = realloc(r->params, cap)) == NULL)
 			return -1;
 		r->params = grown;
-		r->params_cap = cap;
+		r->params_cap = (uint32_t)cap;
 	}
 	memcpy(r->params + r->params_len, p, n);
-	r->params_len += n;
+	r->params_len = (uint32_t)(r->params_len + n);
 	return 0;
 }
 
@@ -312,7 +345,7 @@ params_decode(struct fcgi_reader *r)
 		b[out++] = '\0';
 		at += nlen + vlen;
 	}
-	r->params_len = out;
+	r->params_len = (uint32_t)out;
 	return 0;
 }
 
@@ -341,13 +374,14 @@ record_start(struct fcgi_reader *r)
 {
 	if (r->hdr[0] != FCGI_VERSION_1)
 		return broken(r, "not FastCGI version 1");
-	r->content_left = rec_content_len(r);
+	r->content_left = (uint16_t)rec_content_len(r);
 	r->padding_left = r->hdr[6];
 	r->body_got = 0;
 	if (rec_id(r) == FCGI_NULL_REQUEST_ID) {
-		r->gv_phase = GV_NAME_LEN;
-		r->gv_len_got = 0;
-		r->gv_asked = 0;
+		r->reply_arg = 0;
+		if (rec_type(r) == FCGI_GET_VALUES && r->content_left > 0 &&
+		    (r->gv = calloc(1, sizeof(*r->gv))) == NULL)
+			return broken(r, "out of memory for GET_VALUES");
 	} else if (rec_type(r) == FCGI_BEGIN_REQUEST &&
 	    r->content_left != sizeof(r->body))
 		return broken(r, "BEGIN_REQUEST body is not 8 bytes");
@@ -363,10 +397,10 @@ record_content(struct fcgi_reader *r, const unsigned char *p, size_t n)
 
 	if (id == FCGI_NULL_REQUEST_ID) {
 		if (type == FCGI_GET_VALUES)
-			gv_feed(r, p, n);
+			gv_feed(r->gv, &r->reply_arg, p, n);
 	} else if (type == FCGI_BEGIN_REQUEST) {
 		memcpy(r->body + r->body_got, p, n);	/* 8 in all: checked */
-		r->body_got += n;
+		r->body_got = (uint8_t)(r->body_got + n);
 	} else if (type == FCGI_PARAMS && r->state == FCGI_READING_PARAMS &&
 	    id == r->request_id) {
 		if (params_append(r, p, n) < 0)
@@ -383,12 +417,10 @@ begin_request(struct fcgi_reader *r, uint16_t id)
 	if (r->state != FCGI_IDLE) {
 		if (id == r->request_id)
 			return broken(r, "BEGIN_REQUEST for the active request");
-		r->reply_len = end_record(r->reply, id, FCGI_CANT_MPX_CONN);
-		return FCGI_EV_REPLY;
+		return reply(r, REPLY_END, FCGI_CANT_MPX_CONN, id);
 	}
 	if (role != FCGI_RESPONDER) {
-		r->reply_len = end_record(r->reply, id, FCGI_UNKNOWN_ROLE);
-		return FCGI_EV_REPLY;
+		return reply(r, REPLY_END, FCGI_UNKNOWN_ROLE, id);
 	}
 	r->state = FCGI_READING_PARAMS;
 	r->request_id = id;
@@ -407,17 +439,19 @@ record_end(struct fcgi_reader *r)
 
 	if (id == FCGI_NULL_REQUEST_ID) {
 		if (type == FCGI_GET_VALUES) {
-			if (r->gv_phase != GV_NAME_LEN || r->gv_len_got != 0)
+			struct fcgi_gv *g = r->gv;
+
+			r->gv = NULL;
+			if (g != NULL && (g->phase != GV_NAME_LEN ||
+			    g->len_got != 0)) {
+				free(g);
 				return broken(r, "GET_VALUES pair cut by the "
 				    "record's end");
-			gv_answer(r);
-			return FCGI_EV_REPLY;
+			}
+			free(g);
+			return reply(r, REPLY_GET_VALUES, r->reply_arg, 0);
 		}
-		fcgi_header(r->reply, FCGI_UNKNOWN_TYPE, FCGI_NULL_REQUEST_ID, 8);
-		memset(r->reply + FCGI_HEADER_LEN, 0, 8);
-		r->reply[FCGI_HEADER_LEN] = (unsigned char)type;
-		r->reply_len = FCGI_HEADER_LEN + 8;
-		return FCGI_EV_REPLY;
+		return reply(r, REPLY_UNKNOWN_TYPE, (unsigned)type, 0);
 	}
 	switch (type) {
 	case FCGI_BEGIN_REQUEST:
@@ -455,7 +489,7 @@ fcgi_read(struct fcgi_reader *r, const unsigned char *p, size_t len,
 			if (n > len - used)
 				n = len - used;
 			memcpy(r->hdr + r->hdr_got, p + used, n);
-			r->hdr_got += n;
+			r->hdr_got = (uint8_t)(r->hdr_got + n);
 			used += n;
 			if (r->hdr_got < FCGI_HEADER_LEN)
 				break;
@@ -466,14 +500,14 @@ fcgi_read(struct fcgi_reader *r, const unsigned char *p, size_t len,
 			n = r->content_left < len - used ? r->content_left :
 			    len - used;
 			*ev = record_content(r, p + used, n);
-			r->content_left -= n;
+			r->content_left = (uint16_t)(r->content_left - n);
 			used += n;
 		} else if (r->padding_left > 0) {
 			if (used == len)
 				break;
 			n = r->padding_left < len - used ? r->padding_left :
 			    len - used;
-			r->padding_left -= n;
+			r->padding_left = (uint8_t)(r->padding_left - n);
 			used += n;
 		} else {
 			r->hdr_got = 0;

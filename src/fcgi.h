@@ -26,9 +26,9 @@ enum fcgi_event {
 				 * them up with fcgi_param (or see
 				 * params_overflow) */
 	FCGI_EV_ABORT,		/* ABORT_REQUEST for the active request */
-	FCGI_EV_REPLY,		/* send reply[0..reply_len): GET_VALUES_RESULT,
-				 * UNKNOWN_TYPE, or an END_REQUEST refusing a
-				 * request */
+	FCGI_EV_REPLY,		/* send what fcgi_reply writes: a
+				 * GET_VALUES_RESULT, UNKNOWN_TYPE, or an
+				 * END_REQUEST refusing a request */
 	FCGI_EV_ERROR		/* the peer broke the protocol; error says
 				 * how: close the connection */
 };
@@ -40,41 +40,49 @@ enum fcgi_state {
 	FCGI_BROKEN		/* after FCGI_EV_ERROR: nothing more is read */
 };
 
+/* A GET_VALUES record being read, pair by pair, without buffering it;
+ * allocated for the record's length only. */
+struct fcgi_gv {
+	int phase;		/* which part of a pair comes next */
+	unsigned char lenbuf[4];	/* a length being read */
+	size_t len_got;
+	size_t name_len, value_len, name_got, value_got;
+	char name[16];		/* the name, when it is short enough to be
+				 * one of the three sse-tail knows */
+};
+
+/* One connection's reader. Small: every open stream holds one. */
 struct fcgi_reader {
 	/* the record being read */
 	unsigned char hdr[FCGI_HEADER_LEN];
-	size_t hdr_got;		/* bytes of hdr read; 8: in the content */
-	size_t content_left;	/* content bytes of the record still due */
-	size_t padding_left;
 	unsigned char body[8];	/* BEGIN_REQUEST's body */
-	size_t body_got;
-	/* a GET_VALUES record, read pair by pair without buffering it */
-	int gv_phase;		/* which part of a pair comes next */
-	unsigned char gv_lenbuf[4];	/* a length being read */
-	size_t gv_len_got;
-	size_t gv_name_len, gv_value_len, gv_name_got, gv_value_got;
-	char gv_name[16];	/* the name, when it is short enough to be
-				 * one of the three sse-tail knows */
-	unsigned gv_asked;	/* a bit per known name, to answer each once */
-	/* the request */
-	enum fcgi_state state;
+	uint16_t content_left;	/* content bytes of the record still due */
+	uint8_t padding_left;
+	uint8_t hdr_got;	/* bytes of hdr read; 8: in the content */
+	uint8_t body_got;
+	uint8_t state;		/* enum fcgi_state */
+	uint8_t keep_conn;	/* FCGI_KEEP_CONN: the web server closes */
+	uint8_t params_overflow;	/* more than FCGI_PARAMS_MAX: a 400 */
 	uint16_t request_id;	/* of the active request */
-	int keep_conn;		/* FCGI_KEEP_CONN: the web server closes */
+	/* what fcgi_reply writes, after FCGI_EV_REPLY */
+	uint8_t reply_kind;
+	uint8_t reply_arg;	/* GET_VALUES: the names asked for, a bit
+				 * each; UNKNOWN_TYPE: the type; END_REQUEST:
+				 * the protocol status */
+	uint16_t reply_id;	/* END_REQUEST's request */
+	uint32_t params_len, params_cap;
+	uint32_t max_conns, max_reqs;	/* the GET_VALUES answers */
 	char *params;		/* PARAMS bytes, then decoded (fcgi_param) */
-	size_t params_len, params_cap;
-	int params_overflow;	/* more than FCGI_PARAMS_MAX: a 400 */
-	/* what to send, with FCGI_EV_REPLY */
-	unsigned char reply[FCGI_REPLY_MAX];
-	size_t reply_len;
+	struct fcgi_gv *gv;	/* while a GET_VALUES record is read */
 	const char *error;	/* FCGI_EV_ERROR: a static description */
-	unsigned max_conns, max_reqs;	/* the GET_VALUES answers */
 };
 
 /* Makes a reader that answers GET_VALUES with these limits. */
 void fcgi_reader_init(struct fcgi_reader *r, unsigned max_conns,
     unsigned max_reqs);
 
-/* Releases the parameters; the reader stays usable. */
+/* Releases the parameters (and a GET_VALUES record's state); the reader
+ * stays usable. */
 void fcgi_reader_free(struct fcgi_reader *r);
 
 /* Reads up to len bytes of p, stopping after the first record that makes
@@ -83,6 +91,11 @@ void fcgi_reader_free(struct fcgi_reader *r);
  * nothing more. */
 size_t fcgi_read(struct fcgi_reader *r, const unsigned char *p, size_t len,
     enum fcgi_event *ev);
+
+/* Writes the record to send after FCGI_EV_REPLY (valid until the next
+ * fcgi_read); returns its length, at most FCGI_REPLY_MAX. */
+size_t fcgi_reply(const struct fcgi_reader *r,
+    unsigned char dst[FCGI_REPLY_MAX]);
 
 /* The value of a parameter of the request (after FCGI_EV_REQUEST and
  * until fcgi_request_done), NUL-terminated, or NULL. The first of

@@ -73,6 +73,19 @@ url_decode(char *dst, const char *s, size_t len)
 	return (long)n;
 }
 
+/* A q value is from 0 to 1 (RFC 9110, 12.4.2): what strtod reads outside
+ * that (negative, over 1, NaN) is taken as the nearest bound, so that
+ * "text/event-stream;q=-1" does not rank below a type never named. */
+static double
+qvalue(const char *s)
+{
+	double q = strtod(s, NULL);
+
+	if (!(q >= 0))
+		return 0;
+	return q > 1 ? 1 : q;
+}
+
 /* The q value that an Accept header gives to type/subtype: the most
  * specific matching range wins (RFC 9110, 12.5.1). 0 when none matches. */
 static double
@@ -110,7 +123,7 @@ accept_q(const char *accept, const char *type)
 			while (a < end && (*a == ' ' || *a == '\t'))
 				a++;
 			if (end - a >= 2 && (a[0] == 'q' || a[0] == 'Q') && a[1] == '=')
-				q = strtod(a + 2, NULL);
+				q = qvalue(a + 2);
 			semi = memchr(a, ';', (size_t)(end - a));
 		}
 		if (rank > best_rank) {

@@ -257,6 +257,7 @@ conn_feed(struct srv *s, struct session *c, const unsigned char *p, size_t n)
 	while (n > 0 && !c->conn.gone && !c->conn.ending) {
 		enum fcgi_event ev;
 		size_t used = fcgi_read(&c->rd, p, n, &ev);
+		unsigned char reply[FCGI_REPLY_MAX];
 		struct iovec v;
 
 		p += used;
@@ -271,8 +272,8 @@ conn_feed(struct srv *s, struct session *c, const unsigned char *p, size_t n)
 			request_abort(s, c);
 			break;
 		case FCGI_EV_REPLY:
-			v.iov_base = c->rd.reply;
-			v.iov_len = c->rd.reply_len;
+			v.iov_base = reply;
+			v.iov_len = fcgi_reply(&c->rd, reply);
 			if (session_write(&s->ses, c, &v, 1, 1) < 0)
 				c->conn.gone = 1;
 			break;

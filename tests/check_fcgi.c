@@ -8,6 +8,8 @@
 static struct fcgi_reader r;
 static unsigned char wire[1 << 20];
 static size_t wire_len;
+static unsigned char reply[FCGI_REPLY_MAX];	/* the last FCGI_EV_REPLY's */
+static size_t reply_len;
 
 static void
 setup(void)
@@ -94,7 +96,7 @@ request(uint16_t id, int flags)
 }
 
 /* Feeds wire in chunks of step bytes (0: all at once) and collects the
- * events in order; the last reply is left in r. */
+ * events in order; the last reply is left in reply. */
 static int
 feed(size_t step, enum fcgi_event *evs, int max)
 {
@@ -112,6 +114,8 @@ feed(size_t step, enum fcgi_event *evs, int max)
 		if (ev == FCGI_EV_ERROR)
 			ck_assert_uint_eq(fcgi_read(&r, wire + at + used, len - used,
 			    &after), 0);
+		if (ev == FCGI_EV_REPLY)
+			reply_len = fcgi_reply(&r, reply);
 		if (ev != FCGI_EV_NONE) {
 			ck_assert_int_lt(n, max);
 			evs[n++] = ev;
@@ -167,14 +171,14 @@ START_TEST(answers_get_values_once_each_with_zero_padding)
 	ck_assert_int_eq(feed(1, evs, 2), 1);
 	ck_assert_int_eq(evs[0], FCGI_EV_REPLY);
 	len = sizeof(want) - 1;
-	ck_assert_uint_eq(r.reply[1], FCGI_GET_VALUES_RESULT);
-	ck_assert_uint_eq(r.reply[2] << 8 | r.reply[3], 0);
-	ck_assert_uint_eq((size_t)(r.reply[4] << 8 | r.reply[5]), len);
-	ck_assert_uint_eq(r.reply_len, FCGI_HEADER_LEN + len + r.reply[6]);
-	ck_assert_uint_eq(r.reply_len % 8, 0);
-	ck_assert_mem_eq(r.reply + FCGI_HEADER_LEN, want, len);
-	for (i = FCGI_HEADER_LEN + len; i < r.reply_len; i++)
-		ck_assert_uint_eq(r.reply[i], 0);
+	ck_assert_uint_eq(reply[1], FCGI_GET_VALUES_RESULT);
+	ck_assert_uint_eq(reply[2] << 8 | reply[3], 0);
+	ck_assert_uint_eq((size_t)(reply[4] << 8 | reply[5]), len);
+	ck_assert_uint_eq(reply_len, FCGI_HEADER_LEN + len + reply[6]);
+	ck_assert_uint_eq(reply_len % 8, 0);
+	ck_assert_mem_eq(reply + FCGI_HEADER_LEN, want, len);
+	for (i = FCGI_HEADER_LEN + len; i < reply_len; i++)
+		ck_assert_uint_eq(reply[i], 0);
 	/* The connection goes on. */
 	wire_len = 0;
 	request(1, 0);
@@ -290,9 +294,9 @@ START_TEST(answers_unknown_management_types)
 	record(42, 0, "abc", 3, 5);
 	ck_assert_int_eq(feed(2, evs, 2), 1);
 	ck_assert_int_eq(evs[0], FCGI_EV_REPLY);
-	ck_assert_uint_eq(r.reply_len, 16);
-	ck_assert_uint_eq(r.reply[1], FCGI_UNKNOWN_TYPE);
-	ck_assert_uint_eq(r.reply[8], 42);
+	ck_assert_uint_eq(reply_len, 16);
+	ck_assert_uint_eq(reply[1], FCGI_UNKNOWN_TYPE);
+	ck_assert_uint_eq(reply[8], 42);
 }
 END_TEST
 
@@ -303,9 +307,9 @@ START_TEST(refuses_other_roles_and_a_second_request)
 	begin(7, FCGI_AUTHORIZER, 0);
 	ck_assert_int_eq(feed(0, evs, 4), 1);
 	ck_assert_int_eq(evs[0], FCGI_EV_REPLY);
-	ck_assert_uint_eq(r.reply[1], FCGI_END_REQUEST);
-	ck_assert_uint_eq(r.reply[3], 7);
-	ck_assert_uint_eq(r.reply[FCGI_HEADER_LEN + 4], FCGI_UNKNOWN_ROLE);
+	ck_assert_uint_eq(reply[1], FCGI_END_REQUEST);
+	ck_assert_uint_eq(reply[3], 7);
+	ck_assert_uint_eq(reply[FCGI_HEADER_LEN + 4], FCGI_UNKNOWN_ROLE);
 	ck_assert_int_eq(r.state, FCGI_IDLE);
 
 	wire_len = 0;
@@ -314,8 +318,8 @@ START_TEST(refuses_other_roles_and_a_second_request)
 	ck_assert_int_eq(feed(0, evs, 4), 2);
 	ck_assert_int_eq(evs[0], FCGI_EV_REQUEST);
 	ck_assert_int_eq(evs[1], FCGI_EV_REPLY);
-	ck_assert_uint_eq(r.reply[3], 2);
-	ck_assert_uint_eq(r.reply[FCGI_HEADER_LEN + 4], FCGI_CANT_MPX_CONN);
+	ck_assert_uint_eq(reply[3], 2);
+	ck_assert_uint_eq(reply[FCGI_HEADER_LEN + 4], FCGI_CANT_MPX_CONN);
 	ck_assert_int_eq(r.state, FCGI_ACTIVE);
 	ck_assert_str_eq(fcgi_param(&r, "PATH_INFO"), "/syslog");
 }
@@ -366,6 +370,23 @@ START_TEST(end_request_is_complete)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_fcgi.c: the name was compared as a C string,
+ * so "FCGI_MAX_CONNS\0" was answered as FCGI_MAX_CONNS. */
+START_TEST(a_get_values_name_is_compared_whole)
+{
+	static const unsigned char p[] = "\017\000FCGI_MAX_CONNS\0"
+	    "\016\000FCGI_MAX_REQS\0";
+	enum fcgi_event evs[2];
+
+	record(FCGI_GET_VALUES, 0, p, sizeof(p) - 1, 0);
+	ck_assert_int_eq(feed(3, evs, 2), 1);
+	ck_assert_int_eq(evs[0], FCGI_EV_REPLY);
+	ck_assert_uint_eq(reply[1], FCGI_GET_VALUES_RESULT);
+	ck_assert_uint_eq(reply[4] << 8 | reply[5], 0);
+	ck_assert_uint_eq(reply_len, FCGI_HEADER_LEN);
+}
+END_TEST
+
 Suite *
 fcgi_suite(void)
 {
@@ -387,6 +408,7 @@ fcgi_suite(void)
 	tcase_add_test(limits, refuses_malformed_params);
 	tcase_add_test(limits, refuses_a_get_values_pair_cut_by_its_record);
 	tcase_add_test(limits, refuses_other_versions_and_bad_begin_bodies);
+	tcase_add_test(limits, a_get_values_name_is_compared_whole);
 	suite_add_tcase(s, limits);
 	return s;
 }

@@ -530,6 +530,20 @@ START_TEST(id_overflowing_64_bits_is_absent)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_req.c: a negative q gave the event stream less
+ * than the 0 of an HTML never asked for, and the viewer page was sent. */
+START_TEST(q_outside_0_to_1_is_taken_as_its_bound)
+{
+	ck_assert_int_eq(req_prefers_html("text/event-stream;q=-1"), 0);
+	ck_assert_int_eq(req_prefers_html("text/event-stream;q=-0.5, a/b"), 0);
+	ck_assert_int_eq(req_prefers_html("text/html;q=7, text/event-stream"),
+	    0);
+	ck_assert_int_eq(req_prefers_html("text/html;q=inf, */*"), 0);
+	ck_assert_int_eq(req_prefers_html("text/html;q=nan"), 0);
+	ck_assert_int_eq(req_prefers_html("text/html;q=0.9, */*;q=-3"), 1);
+}
+END_TEST
+
 /* --- Access: allow-users (403, the index) and CORS --- */
 
 /* open: anyone; team: alice and bob; authed: any user; with origins. */
@@ -820,6 +834,7 @@ req_suite(void)
 	tcase_add_test(tc, query_of_4096_bytes_is_accepted);
 	tcase_add_test(tc, id_below_2_62_is_accepted);
 	tcase_add_test(tc, id_overflowing_64_bits_is_absent);
+	tcase_add_test(tc, q_outside_0_to_1_is_taken_as_its_bound);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("Access");
