@@ -13,6 +13,9 @@
 
 #define CONN_WIRE_IOV	256	/* spans of one writev */
 #define CONN_DRAIN_READS 4	/* reads of a connection's input per turn */
+#define CONN_SNDBUF	32768	/* a stream's socket send buffer (the
+				 * kernel doubles it): files are re-read
+				 * with pread, so a big one buys nothing */
 
 /* The owner embeds it, sets lfd.fn (its epoll handler) and runs task's
  * turns: a connection queues its task when it must be closed. */
@@ -29,6 +32,9 @@ struct conn {
 	unsigned ending:1;	/* the response is over: close once pend is
 				 * written */
 	unsigned gone:1;	/* close at its next turn */
+	unsigned lingering:1;	/* the owner's: over, waiting for the peer's
+				 * close */
+	unsigned reading:1;	/* the owner's: a request is awaited */
 	char *pend;		/* output the socket has not taken */
 	size_t pend_len, pend_off;
 };

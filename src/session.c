@@ -56,11 +56,8 @@ session_write(struct sessions *s, struct session *c, const struct iovec *iov,
 static int
 session_write1(struct sessions *s, struct session *c, const char *p, size_t len)
 {
-	struct iovec v;
-
-	v.iov_base = (void *)p;
-	v.iov_len = len;
-	return session_write(s, c, &v, 1, 0);
+	touch(c, now_ms());
+	return conn_write1(&c->conn, s->loop, p, len);
 }
 
 /* Ends the response (END_REQUEST for FastCGI); the client is closed once
@@ -138,8 +135,8 @@ stream_activate(struct sessions *s, struct source *st)
 {
 	if (source_open(st) < 0)
 		return -1;
-	if (source_needs_poll(st) && s->poll_timer->at < 0)
-		s->poll_timer->at = loop_now() + FOLLOW_POLL_MS;
+	if (source_needs_poll(st))
+		watch_poll_soon(s->watch);
 	return 0;
 }
 
@@ -163,7 +160,7 @@ produce(struct sessions *s, struct session *c)
 			return -1;
 		return rc;
 	}
-	rc = cursor_file(&c->cur, &st->follow, s->watch, st->cfg, s->bufs,
+	rc = cursor_file(&c->cur, &st->follow, &s->watch->fw, st->cfg, s->bufs,
 	    &len);
 	if (len > 0 && session_write1(s, c, s->bufs->out, len) < 0)
 		return -1;
@@ -179,7 +176,7 @@ session_run(struct sessions *s, struct session *c)
 		session_close(s, c);
 		return;
 	}
-	if (c->reading || conn_pending(&c->conn))
+	if (c->conn.reading || conn_pending(&c->conn))
 		return;		/* input, or EPOLLOUT, brings it back */
 	if (c->conn.ending || c->st == NULL) {
 		session_linger(s, c);
@@ -200,13 +197,13 @@ void
 session_detach(struct sessions *s, struct session *c)
 {
 	session_unready(s, c);
-	if (c->lingering) {
+	if (c->conn.lingering) {
 		TAILQ_REMOVE(&s->linger, c, hb_link);
-		c->lingering = 0;
+		c->conn.lingering = 0;
 	} else if (c->st != NULL) {
 		struct source *st = c->st;
 
-		cursor_drop(&c->cur, &st->follow, s->watch);
+		cursor_drop(&c->cur, &st->follow, &s->watch->fw);
 		TAILQ_REMOVE(&st->subs, c, hb_link);
 		st->nclients--;
 		s->nclients--;
@@ -225,7 +222,7 @@ session_linger(struct sessions *s, struct session *c)
 		session_close(s, c);
 		return;
 	}
-	c->lingering = 1;
+	c->conn.lingering = 1;
 	c->last_write = now_ms();
 	TAILQ_INSERT_TAIL(&s->linger, c, hb_link);
 	loop_timer_soon(&s->linger_timer, c->last_write + SESSION_LINGER_MS);
@@ -361,15 +358,13 @@ heartbeats(struct loop_timer *t, int64_t now, void *arg)
 
 
 void
-session_init(struct sessions *s, struct loop *l, struct follow_watch *w,
-    struct cursor_bufs *bufs, const struct cfg *cfg,
-    struct loop_timer *poll_timer)
+session_init(struct sessions *s, struct loop *l, struct watch *w,
+    struct cursor_bufs *bufs, const struct cfg *cfg)
 {
 	s->loop = l;
 	s->watch = w;
 	s->bufs = bufs;
 	s->cfg = cfg;
-	s->poll_timer = poll_timer;
 	LIST_INIT(&s->all);
 	TAILQ_INIT(&s->linger);
 	loop_timer_add(l, &s->hb_timer, heartbeats);

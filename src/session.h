@@ -18,20 +18,20 @@
 #include "loop.h"
 #include "req.h"
 #include "source.h"
+#include "watch.h"
 
 #define SESSION_LINGER_MS	2000	/* a finished connection waits for EOF */
 
 /* Kept lean: there is one per connection, thousands of them. */
 struct session {
 	struct conn conn;		/* lfd: the owner's handler; task: its
-					 * turn (session_run) */
+					 * turn (session_run); lingering: on
+					 * the linger list; reading */
 	TAILQ_ENTRY(session) hb_link;	/* its source's subscribers, oldest
 					 * write first; or the linger list */
 	LIST_ENTRY(session) all_link;	/* every session */
 	TAILQ_ENTRY(session) rd_link;	/* the owner's: requests being read */
 	struct source *st;		/* NULL for a one-shot answer */
-	unsigned lingering:1;		/* done; on the linger list */
-	unsigned reading:1;		/* the owner's: a request is awaited */
 	int64_t deadline;		/* reading: ms by which it must be in */
 	struct fcgi_reader rd;		/* FastCGI: the request reader */
 	int64_t last_write;		/* ms: when output was last sent;
@@ -42,12 +42,11 @@ struct session {
 /* Every session of a loop, and what they share. */
 struct sessions {
 	struct loop *loop;
-	struct follow_watch *watch;
+	struct watch *watch;
 	struct cursor_bufs *bufs;
 	const struct cfg *cfg;		/* the configuration in force */
 	struct source **streams;	/* one a configured stream */
 	size_t nstreams;
-	struct loop_timer *poll_timer;	/* set when a source needs polling */
 	LIST_HEAD(, session) all;
 	struct source_subs linger;	/* finished, waiting for EOF */
 	struct loop_timer hb_timer;	/* heartbeats */
@@ -67,9 +66,8 @@ struct sessions {
 
 /* Sets up the shared part and its timers; the owner sets streams,
  * nstreams, drain, the callbacks and arg. */
-void session_init(struct sessions *s, struct loop *l, struct follow_watch *w,
-    struct cursor_bufs *bufs, const struct cfg *cfg,
-    struct loop_timer *poll_timer);
+void session_init(struct sessions *s, struct loop *l, struct watch *w,
+    struct cursor_bufs *bufs, const struct cfg *cfg);
 
 /* A session on a web-server connection (FastCGI: fd_in is fd_out) or on
  * CGI's stdout (fd_in -1), on_event its epoll handler. NULL when that

@@ -272,39 +272,25 @@ pipe_turn(void)
 	return more;
 }
 
-START_TEST(pipe_starts_backlog_events_before_the_end)
+/* Where a new subscriber of a pipe starts: the backlog before the end
+ * (no Last-Event-ID), everything held (0), after the event with that id,
+ * or a gap from the oldest (an id the ring does not hold). */
+static const struct {
+	int64_t last_id;
+	const char *want;
+} pipe_starts[] = {
+	{ -1, "<e3><e4>" },
+	{ 0, "<e0><e1><e2><e3><e4>" },
+	{ 9, "<e3><e4>" },		/* e2's end: e3 starts there */
+	{ 7, "event: reset\nid: 0\ndata: gap\n\n<e0><e1><e2><e3><e4>" },
+};
+
+START_TEST(pipe_starts_where_its_last_event_id_says)
 {
+	req.last_id = pipe_starts[_i].last_id;
 	cursor_start_pipe(&c, &r, &st, &req);
 	ck_assert_int_eq(pipe_turn(), 0);
-	ck_assert_str_eq(got, "<e3><e4>");
-}
-END_TEST
-
-START_TEST(pipe_last_event_id_zero_is_everything_held)
-{
-	req.last_id = 0;
-	cursor_start_pipe(&c, &r, &st, &req);
-	pipe_turn();
-	ck_assert_str_eq(got, "<e0><e1><e2><e3><e4>");
-}
-END_TEST
-
-START_TEST(pipe_resumes_after_the_event_with_that_id)
-{
-	req.last_id = 9;	/* e2's end: e3 starts there */
-	cursor_start_pipe(&c, &r, &st, &req);
-	pipe_turn();
-	ck_assert_str_eq(got, "<e3><e4>");
-}
-END_TEST
-
-START_TEST(pipe_unknown_id_is_a_gap_from_the_oldest)
-{
-	req.last_id = 7;
-	cursor_start_pipe(&c, &r, &st, &req);
-	pipe_turn();
-	ck_assert_str_eq(got, "event: reset\nid: 0\ndata: gap\n\n"
-	    "<e0><e1><e2><e3><e4>");
+	ck_assert_str_eq(got, pipe_starts[_i].want);
 }
 END_TEST
 
@@ -340,10 +326,8 @@ cursor_suite(void)
 
 	tc = tcase_create("Pipe");
 	tcase_add_checked_fixture(tc, pipe_setup, pipe_teardown);
-	tcase_add_test(tc, pipe_starts_backlog_events_before_the_end);
-	tcase_add_test(tc, pipe_last_event_id_zero_is_everything_held);
-	tcase_add_test(tc, pipe_resumes_after_the_event_with_that_id);
-	tcase_add_test(tc, pipe_unknown_id_is_a_gap_from_the_oldest);
+	tcase_add_loop_test(tc, pipe_starts_where_its_last_event_id_says, 0,
+	    sizeof(pipe_starts) / sizeof(pipe_starts[0]));
 	tcase_add_test(tc, pipe_cursor_behind_the_ring_gets_a_gap);
 	suite_add_tcase(s, tc);
 	return s;

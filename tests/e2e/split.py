@@ -49,14 +49,20 @@ def inotify_rotation_in_one_burst_reads_the_old_file_to_its_end(t):
     expect(r, want, timeout=10)
 
 
-@test
-def pipe_replaced_by_another_fifo_is_read(t):
+def _pipe_with_one_line(t):
+    """A pipe stream, a client, a writer, and a first line through."""
     (srv,), fifo = pipe_stream(t)
     r = opened(srv.get("p"))
     expect_stream_ok(r)
     w = open_writer(t, fifo)
     write_all(w, "one\n")
     expect(r, [L("one", 4)])
+    return srv, fifo, r, w
+
+
+@test
+def pipe_replaced_by_another_fifo_is_read(t):
+    srv, fifo, r, w = _pipe_with_one_line(t)
     # A new FIFO at the path while the old one still has its writer.
     os.unlink(fifo)
     os.mkfifo(fifo)
@@ -69,12 +75,7 @@ def pipe_replaced_by_another_fifo_is_read(t):
 
 @test
 def pipe_whose_reopening_fails_is_retried(t):
-    (srv,), fifo = pipe_stream(t)
-    r = opened(srv.get("p"))
-    expect_stream_ok(r)
-    w = open_writer(t, fifo)
-    write_all(w, "one\n")
-    expect(r, [L("one", 4)])
+    srv, fifo, r, w = _pipe_with_one_line(t)
     os.unlink(fifo)
     close_writer(t, w)      # EOF: the reopening finds no FIFO
     wait_until(lambda: "No such file" in srv.stderr_text(), 5,
