@@ -25,7 +25,7 @@ struct int_key {
 static const struct int_key int_keys[] = {
 	{ "heartbeat", 1, 3600, offsetof(struct cfg_stream, heartbeat), 0 },
 	{ "retry", 0, 3600000, offsetof(struct cfg_stream, retry), 0 },
-	{ "backlog", 0, 100000, offsetof(struct cfg_stream, backlog), 0 },
+	{ "backlog", 0, CFG_BACKLOG_MAX, offsetof(struct cfg_stream, backlog), 0 },
 	{ "max-clients", 1, 1000000, offsetof(struct cfg_stream, max_clients), 0 },
 	{ "max-line", 16, 1048576, offsetof(struct cfg_stream, max_line), 1 },
 	{ "buffer", 4096, 1073741824, offsetof(struct cfg_stream, buffer), 1 },

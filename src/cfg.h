@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #define CFG_NAME_MAX 64
+#define CFG_BACKLOG_MAX 100000	/* lines: backlog, and a request's lines */
 #define CFG_USER_MAX 256	/* bytes of one name in allow-users */
 #define CFG_ORIGIN_MAX 255	/* bytes of one origin in allow-origin */
 

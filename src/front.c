@@ -1,5 +1,6 @@
-/* front.c - the web server side: a request's CGI parameters decided, and
- * the CGI response headers. */
+/* front.c - the web server side: a request's CGI parameters decided (from
+ * the environment or a FastCGI request), and the peers a TCP listener
+ * serves. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -8,66 +9,6 @@
 #include <sys/socket.h>
 
 #include "front.h"
-
-#define STR_(x)		#x
-#define STR(x)		STR_(x)
-
-const char *
-front_reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 503: return "Service Unavailable";
-	}
-	return "Internal Server Error";
-}
-
-size_t
-front_headers(char *dst, int status, const char *content_type,
-    const char *extra)
-{
-	int n;
-
-	n = snprintf(dst, FRONT_HEADERS_MAX,
-	    "Status: %d %s\r\n%s%s%s%s%s\r\n",
-	    status, front_reason(status),
-	    content_type ? "Content-Type: " : "", content_type ? content_type : "",
-	    content_type ? "\r\n" : "",
-	    status == 200 && content_type != NULL &&
-	    strcmp(content_type, "text/event-stream") == 0
-		? "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\n"
-		: "Cache-Control: no-cache\r\n",
-	    extra ? extra : "");
-	return n < FRONT_HEADERS_MAX ? (size_t)n : FRONT_HEADERS_MAX - 1;
-}
-
-const char *
-front_access_headers(char *dst, const struct req *req, const char *extra)
-{
-	int cors = req->allow_origin != NULL;
-
-	/* A listed origin may read with credentials (cookies, HTTP auth:
-	 * EventSource's withCredentials); "*" never may, as CORS says. */
-	snprintf(dst, FRONT_ACCESS_MAX, "%s%s%s%s%s%s%s",
-	    extra ? extra : "",
-	    req->vary_origin ? "Vary: Origin\r\n" : "",
-	    cors ? "Access-Control-Allow-Origin: " : "",
-	    cors ? req->allow_origin : "", cors ? "\r\n" : "",
-	    cors && strcmp(req->allow_origin, "*") != 0
-		? "Access-Control-Allow-Credentials: true\r\n" : "",
-	    cors && req->kind == REQ_PREFLIGHT
-		? "Access-Control-Allow-Methods: GET, HEAD\r\n"
-		  /* EventSource sends it when it reconnects. */
-		  "Access-Control-Allow-Headers: Last-Event-ID\r\n"
-		  "Access-Control-Max-Age: " STR(FRONT_CORS_MAX_AGE) "\r\n"
-		: "");
-	return dst;
-}
 
 typedef const char *(*param_fn)(const char *name, const void *from);
 

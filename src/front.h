@@ -1,6 +1,6 @@
-/* front.h - the web server side: a request's CGI parameters (from the
- * environment, or from a FastCGI request's PARAMS) decided, and the CGI
- * response headers. */
+/* front.h - the web server side: a request's CGI parameters decided (from
+ * the environment or a FastCGI request), and the peers a TCP listener
+ * serves. */
 #ifndef SSE_TAIL_FRONT_H
 #define SSE_TAIL_FRONT_H
 
@@ -8,9 +8,6 @@
 #include "fcgi.h"
 #include "req.h"
 
-#define FRONT_HEADERS_MAX	1024
-#define FRONT_ACCESS_MAX	640	/* front_access_headers' dst */
-#define FRONT_CORS_MAX_AGE	3600	/* seconds a browser keeps a preflight */
 #define FRONT_ADDRS_MAX		64
 
 /* FCGI_WEB_SERVER_ADDRS: the only peers a TCP listener serves. */
@@ -21,21 +18,6 @@ struct front_addrs {
 		unsigned char bytes[16];
 	} addr[FRONT_ADDRS_MAX];
 };
-
-/* Writes CGI response headers and the blank line; content_type NULL
- * for none (204); extra is NULL or more header lines, each ending in
- * "\r\n". Returns the length. */
-size_t front_headers(char *dst, int status, const char *content_type,
-    const char *extra);
-
-/* Writes to dst (FRONT_ACCESS_MAX bytes) extra (NULL, or header lines
- * of at most 64 bytes), then the CORS and Vary headers that req calls
- * for. Returns dst. */
-const char *front_access_headers(char *dst, const struct req *req,
-    const char *extra);
-
-/* The reason phrase of an HTTP status sse-tail sends. */
-const char *front_reason(int status);
 
 /* Decides a CGI request from the environment. */
 void front_cgi_request(const struct cfg *cfg, struct req *req);

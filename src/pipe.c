@@ -112,10 +112,9 @@ pipe_read(struct pipe_src *p, char *buf, size_t bufsize, int *reopened)
 				pushed += push_line(p, &line, start, p->bytes);
 				added = 1;
 			}
-			close(p->fd);
-			if ((p->fd = open_fifo(p->cfg->path)) < 0) {
-				log_msg("stream %s: open %s: %s", p->cfg->name,
-				    p->cfg->path, strerror(errno));
+			if (pipe_reopen(p) < 0) {
+				log_msg("stream %s: open %s: %s (retrying)",
+				    p->cfg->name, p->cfg->path, strerror(errno));
 				return -1;
 			}
 			*reopened = 1;
@@ -135,6 +134,59 @@ pipe_read(struct pipe_src *p, char *buf, size_t bufsize, int *reopened)
 		}
 	}
 	return added;
+}
+
+int
+pipe_reopen(struct pipe_src *p)
+{
+	struct stat now, locked;
+	int fd, lock_fd = -1;
+
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	if ((fd = open_fifo(p->cfg->path)) < 0)
+		return -1;
+	/* Another FIFO at the path: the lock moves to it. */
+	if (fstat(fd, &now) == 0 && fstat(p->lock_fd, &locked) == 0 &&
+	    (now.st_dev != locked.st_dev || now.st_ino != locked.st_ino)) {
+		if ((lock_fd = open_fifo(p->cfg->path)) < 0 ||
+		    flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+			int saved = errno;
+
+			if (lock_fd >= 0)
+				close(lock_fd);
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		close(p->lock_fd);
+		p->lock_fd = lock_fd;
+	}
+	p->fd = fd;
+	return 0;
+}
+
+int
+pipe_replaced(const struct pipe_src *p)
+{
+	struct stat path, open_sb;
+
+	if (p->fd < 0 || stat(p->cfg->path, &path) < 0 ||
+	    fstat(p->fd, &open_sb) < 0)
+		return 0;
+	return S_ISFIFO(path.st_mode) && (path.st_dev != open_sb.st_dev ||
+	    path.st_ino != open_sb.st_ino);
+}
+
+void
+pipe_end_line(struct pipe_src *p)
+{
+	struct sse_line line;
+	uint64_t start = p->bytes - p->split.total;
+
+	if (sse_split_flush(&p->split, &line))
+		push_line(p, &line, start, p->bytes);
 }
 
 void

@@ -28,8 +28,21 @@ int pipe_open(struct pipe_src *p, const struct cfg_stream *cfg);
  * of events, so that clients get a turn before more is read.
  * Returns 1 when events were added, 0 when not, -1 on a read error (logged).
  * When the last writer has gone, the line in progress is sent and the pipe
- * reopened: *reopened is set and the caller watches the new fd. */
+ * reopened: *reopened is set and the caller watches the new fd. When the
+ * reopening fails, -1 with p->fd -1: pipe_reopen is for trying again. */
 int pipe_read(struct pipe_src *p, char *buf, size_t bufsize, int *reopened);
+
+/* Opens the pipe at the path again, after its last writer left or when
+ * it failed to: when another FIFO is at the path now, the lock moves to
+ * it. Returns 0, or -1 with errno (p->fd is then -1: call again later). */
+int pipe_reopen(struct pipe_src *p);
+
+/* True when the FIFO at the path is not the one open (it was replaced):
+ * end the line in progress and reopen. */
+int pipe_replaced(const struct pipe_src *p);
+
+/* Ends the line in progress (its writer went away). */
+void pipe_end_line(struct pipe_src *p);
 
 void pipe_close(struct pipe_src *p);
 

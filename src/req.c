@@ -5,6 +5,9 @@
 
 #include "req.h"
 
+#define STR_(x)		#x
+#define STR(x)		STR_(x)
+
 static void
 refuse(struct req *req, int status, const char *message)
 {
@@ -301,7 +304,8 @@ decide(const struct cfg *cfg, const struct req_params *params,
 		return;
 	}
 	if (q.has_lines && (req->lines = parse_lines(q.lines)) < 0) {
-		refuse(req, 400, "lines must be a whole number from 0 to 100000");
+		refuse(req, 400, "lines must be a whole number from 0 to "
+		    STR(CFG_BACKLOG_MAX));
 		return;
 	}
 

@@ -7,7 +7,7 @@
 #include "cfg.h"
 
 #define REQ_QUERY_MAX	4096	/* a longer QUERY_STRING is refused */
-#define REQ_LINES_MAX	100000
+#define REQ_LINES_MAX	CFG_BACKLOG_MAX
 #define REQ_ID_MAX	(((int64_t)1 << 62) - 1)
 
 enum req_kind {

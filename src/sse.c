@@ -6,6 +6,11 @@
 
 #include "sse.h"
 
+/* An event's bytes besides its event name and data: "event: \n",
+ * "id: " and 20 digits, "data: ", the cut note with its count, the blank
+ * line, with room to spare. */
+#define SSE_EVENT_FIXED	96
+
 static const char replacement[3] = { '\xef', '\xbf', '\xbd' };	/* U+FFFD */
 
 size_t
@@ -20,7 +25,7 @@ sse_event_bound(const char *event, uint64_t total, size_t max_line)
 	size_t kept = total > max_line ? max_line : (size_t)total;
 
 	/* A CR becomes "\ndata: ": 7 bytes for one, the worst case. */
-	return 96 + (event ? strlen(event) : 0) + 7 * kept;
+	return SSE_EVENT_FIXED + (event ? strlen(event) : 0) + 7 * kept;
 }
 
 /* Returns the length of the valid UTF-8 sequence at p (at most n bytes

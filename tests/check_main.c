@@ -15,6 +15,9 @@ main(void)
 	srunner_add_suite(sr, ring_suite());
 	srunner_add_suite(sr, follow_suite());
 	srunner_add_suite(sr, fcgi_suite());
+	srunner_add_suite(sr, loop_suite());
+	srunner_add_suite(sr, conn_suite());
+	srunner_add_suite(sr, cursor_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -5,6 +5,7 @@
 
 #include "cfg.h"
 #include "front.h"
+#include "http.h"
 #include "page.h"
 #include "req.h"
 #include "check_suites.h"
@@ -705,12 +706,12 @@ END_TEST
 
 START_TEST(star_allows_any_origin_without_credentials)
 {
-	char h[FRONT_ACCESS_MAX];
+	char h[HTTP_ACCESS_MAX];
 
 	acc_get("GET", "/authed", "u", "https://anywhere.example");
 	assert_stream(2);
 	ck_assert_str_eq(req.allow_origin, "*");
-	front_access_headers(h, &req, NULL);
+	http_access_headers(h, &req, NULL);
 	ck_assert_str_eq(h, "Vary: Origin\r\nAccess-Control-Allow-Origin: *\r\n");
 }
 END_TEST
@@ -719,13 +720,13 @@ START_TEST(preflight_from_an_allowed_origin_is_allowed)
 {
 	struct req_params p = { .method = "OPTIONS", .path_info = "/team",
 	    .origin = "https://dash.example.org", .cors_method = "GET" };
-	char h[FRONT_ACCESS_MAX];
+	char h[HTTP_ACCESS_MAX];
 
 	/* A preflight carries no credentials: no user needed. */
 	req_parse(&acc, &p, &req);
 	ck_assert_int_eq(req.kind, REQ_PREFLIGHT);
 	ck_assert_int_eq(req.head, 0);
-	front_access_headers(h, &req, NULL);
+	http_access_headers(h, &req, NULL);
 	ck_assert_str_eq(h, "Vary: Origin\r\n"
 	    "Access-Control-Allow-Origin: https://dash.example.org\r\n"
 	    "Access-Control-Allow-Credentials: true\r\n"
@@ -767,15 +768,15 @@ END_TEST
 
 START_TEST(access_headers_follow_extra)
 {
-	char h[FRONT_ACCESS_MAX];
+	char h[HTTP_ACCESS_MAX];
 
 	acc_get("GET", "/open", NULL, "https://dash.example.org");
-	front_access_headers(h, &req, "Retry-After: 3\r\n");
+	http_access_headers(h, &req, "Retry-After: 3\r\n");
 	ck_assert_str_eq(h, "Retry-After: 3\r\nVary: Origin\r\n"
 	    "Access-Control-Allow-Origin: https://dash.example.org\r\n"
 	    "Access-Control-Allow-Credentials: true\r\n");
 	get_query("stream=syslog");
-	ck_assert_str_eq(front_access_headers(h, &req, NULL), "");
+	ck_assert_str_eq(http_access_headers(h, &req, NULL), "");
 }
 END_TEST
 

@@ -10,5 +10,8 @@ Suite *sse_suite(void);
 Suite *ring_suite(void);
 Suite *follow_suite(void);
 Suite *fcgi_suite(void);
+Suite *loop_suite(void);
+Suite *conn_suite(void);
+Suite *cursor_suite(void);
 
 #endif
