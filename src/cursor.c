@@ -159,27 +159,33 @@ cursor_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 	}
 }
 
-int
-cursor_pipe(struct cursor *c, const struct ring *r, struct cursor_bufs *b,
-    struct iovec v[3], int *more)
+size_t
+cursor_pipe(struct cursor *c, const struct ring *r,
+    const struct cfg_stream *cfg, struct cursor_bufs *b, int *more)
 {
-	uint64_t after;
-	int n = 0;
+	size_t len = 0;
 
 	if (c->seq < r->first) {
 		c->reset = "gap";	/* fell behind the buffer */
 		c->seq = r->first;
 	}
 	if (c->reset != NULL) {
-		v[0].iov_base = b->out;
-		v[0].iov_len = sse_reset(b->out, c->reset);
+		len = sse_reset(b->out, c->reset);
 		c->reset = NULL;
-		n = 1;
 	}
-	n += ring_read(r, c->seq, CURSOR_BATCH, v + n, &after);
-	c->seq = after;
+	/* Each line framed for this subscriber from the ring's one copy. */
+	while (c->seq < r->next && len < CURSOR_BATCH) {
+		const struct ring_entry *e = ring_at(r, c->seq);
+
+		if (len + sse_event_bound(cfg->event, e->total, cfg->max_line) >
+		    b->out_cap)
+			break;
+		len += sse_event(b->out + len, cfg->event, e->id_end,
+		    ring_payload(r, e), e->total, cfg->max_line);
+		c->seq++;
+	}
 	*more = c->seq < r->next;
-	return n;
+	return len;
 }
 
 void

@@ -65,12 +65,13 @@ void cursor_start_pipe(struct cursor *c, const struct ring *r,
 int cursor_file(struct cursor *c, struct follow *f, struct follow_watch *w,
     const struct cfg_stream *cfg, struct cursor_bufs *b, size_t *len);
 
-/* Describes the pipe stream's next events, at most CURSOR_BATCH bytes,
- * as up to 3 spans of v (a reset event in b->out first, then the ring's),
- * and moves c past them; one behind the ring gets a "gap" reset. Returns
- * the number of spans; *more says whether the ring holds more. */
-int cursor_pipe(struct cursor *c, const struct ring *r,
-    struct cursor_bufs *b, struct iovec v[3], int *more);
+/* Frames the pipe stream's next lines into b->out, about CURSOR_BATCH
+ * bytes, each from the ring's one copy of its payload with cfg's event
+ * name, and moves c past them; one behind the ring gets a "gap" reset
+ * first. Returns the bytes framed; *more says whether the ring holds
+ * more. */
+size_t cursor_pipe(struct cursor *c, const struct ring *r,
+    const struct cfg_stream *cfg, struct cursor_bufs *b, int *more);
 
 /* Lets go of the file held; the cursor starts over from nothing. */
 void cursor_drop(struct cursor *c, struct follow *f, struct follow_watch *w);

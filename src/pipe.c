@@ -1,4 +1,4 @@
-/* pipe.c - a named pipe: one reader per process, its lines framed once into
+/* pipe.c - a named pipe: one reader per process, its lines kept once in
  * a ring that every client of the stream reads from. */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,9 @@
 #include "log.h"
 #include "pipe.h"
 
-#define PIPE_MIN_EVENT	16	/* the smallest framed event, for the slots */
+#define PIPE_MIN_EVENT	16	/* bytes a line is taken to need, for the
+				 * ring's slots: shorter ones may be
+				 * evicted by count before bytes */
 
 static int
 open_fifo(const char *path)
@@ -51,8 +53,7 @@ pipe_open(struct pipe_src *p, const struct cfg_stream *cfg)
 	if (bytes < 2 * event_max)
 		bytes = 2 * event_max;
 	if (sse_splitter_init(&p->split, cfg->max_line) < 0 ||
-	    ring_init(&p->ring, bytes, bytes / PIPE_MIN_EVENT) < 0 ||
-	    (p->frame = malloc(event_max)) == NULL) {
+	    ring_init(&p->ring, bytes, bytes / PIPE_MIN_EVENT) < 0) {
 		errno = ENOMEM;
 		goto err;
 	}
@@ -64,15 +65,15 @@ err:
 	return -1;
 }
 
-/* Frames one line into the ring; returns the bytes it takes there. */
+/* Keeps one line's payload (what framing it will read: sse_need) in the
+ * ring; returns the bytes it takes there. */
 static size_t
 push_line(struct pipe_src *p, const struct sse_line *line, uint64_t id_start,
     uint64_t id_end)
 {
-	size_t len = sse_event(p->frame, p->cfg->event, id_end, line->ptr,
-	    line->total, p->cfg->max_line);
+	size_t len = sse_need(line->total, p->cfg->max_line);
 
-	ring_push(&p->ring, id_start, id_end, p->frame, len);
+	ring_push(&p->ring, id_start, id_end, line->ptr, len, line->total);
 	return len;
 }
 
@@ -199,6 +200,4 @@ pipe_close(struct pipe_src *p)
 	p->fd = p->lock_fd = -1;
 	sse_splitter_free(&p->split);
 	ring_free(&p->ring);
-	free(p->frame);
-	p->frame = NULL;
 }

@@ -1,4 +1,4 @@
-/* pipe.h - a named pipe: one reader per process, its lines framed once into
+/* pipe.h - a named pipe: one reader per process, its lines kept once in
  * a ring that every client of the stream reads from. */
 #ifndef SSE_TAIL_PIPE_H
 #define SSE_TAIL_PIPE_H
@@ -16,7 +16,6 @@ struct pipe_src {
 	uint64_t bytes;		/* read since this process opened the pipe: ids */
 	struct sse_splitter split;
 	struct ring ring;
-	char *frame;		/* room for one framed event */
 };
 
 /* Opens the pipe at cfg->path without blocking and locks it. Returns 0, or

@@ -173,6 +173,7 @@ conn_feed(struct reader *s, struct session *c, const unsigned char *p, size_t n)
 			rlen += fcgi_reply(&c->rd, replies + rlen);
 			break;
 		case FCGI_EV_ERROR:
+			send_replies(s, c, replies, &rlen);
 			notice(s, "FastCGI connection closed: %s", c->rd.error);
 			return -1;
 		}
@@ -231,9 +232,15 @@ accept_ready(struct loop_fd *h, uint32_t events, void *arg)
 			/* Full of requests not in yet: a web server's arrive in
 			 * full within a turn, so the oldest is a silent peer's.
 			 * Make room rather than stop accepting. */
+			struct session *oldest = TAILQ_FIRST(&s->reading);
+
 			notice(s, "FastCGI connection closed: %d requests being "
 			    "read, this one the oldest", READING_MAX);
-			session_close(s->ses, TAILQ_FIRST(&s->reading));
+			/* Closed at its turn, not now: an event of this epoll
+			 * batch may still point at it. */
+			reader_closing(s, oldest);
+			oldest->conn.gone = 1;
+			session_ready(s->ses, oldest);
 		}
 		fd = accept4(s->fd, (struct sockaddr *)&peer, &peer_len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -1,5 +1,5 @@
-/* ring.c - a bounded buffer of recent framed events, shared by the clients
- * of a named pipe. */
+/* ring.c - a bounded buffer of a named pipe's recent lines, shared by its
+ * clients: each line's payload once. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,41 +35,32 @@ entry(const struct ring *r, uint64_t seq)
 	return &r->ents[seq % r->ecap];
 }
 
-/* Bytes in use: from the oldest event's start to the newest one's end. */
-static size_t
-used(const struct ring *r)
-{
-	const struct ring_entry *last;
-
-	if (r->first == r->next)
-		return 0;
-	last = entry(r, r->next - 1);
-	return (size_t)(last->pos + last->len - entry(r, r->first)->pos);
-}
-
 void
 ring_push(struct ring *r, uint64_t id_start, uint64_t id_end,
-    const char *text, size_t len)
+    const char *payload, size_t len, uint64_t total)
 {
 	struct ring_entry *e;
 	uint64_t pos = 0;
-	size_t at, first_part;
+	size_t at;
 
 	if (r->first != r->next) {
 		e = entry(r, r->next - 1);
 		pos = e->pos + e->len;
 	}
-	while (r->first != r->next &&
-	    (r->next - r->first == r->ecap || used(r) + len > r->cap))
+	/* A payload does not wrap: one that would is put at the start. */
+	at = (size_t)(pos % r->cap);
+	if (len > r->cap - at)
+		pos += r->cap - at;
+	while (r->first != r->next && (r->next - r->first == r->ecap ||
+	    pos + len - entry(r, r->first)->pos > r->cap))
 		r->first++;
 	e = entry(r, r->next);
 	e->id_start = id_start;
+	e->id_end = id_end;
+	e->total = total;
 	e->pos = pos;
 	e->len = (uint32_t)len;
-	at = (size_t)(pos % r->cap);
-	first_part = len < r->cap - at ? len : r->cap - at;
-	memcpy(r->data + at, text, first_part);
-	memcpy(r->data, text + first_part, len - first_part);
+	memcpy(r->data + pos % r->cap, payload, len);
 	r->next++;
 	r->end_id = id_end;
 }
@@ -95,32 +86,14 @@ ring_find(const struct ring *r, uint64_t id)
 	return RING_NONE;
 }
 
-int
-ring_read(const struct ring *r, uint64_t seq, size_t max,
-    struct iovec iov[2], uint64_t *after)
+const struct ring_entry *
+ring_at(const struct ring *r, uint64_t seq)
 {
-	uint64_t end = seq, start_pos, end_pos;
-	size_t at, len;
+	return entry(r, seq);
+}
 
-	*after = seq;
-	if (seq >= r->next)
-		return 0;
-	start_pos = entry(r, seq)->pos;
-	do {
-		end_pos = entry(r, end)->pos + entry(r, end)->len;
-		end++;
-	} while (end < r->next &&
-	    entry(r, end)->pos + entry(r, end)->len - start_pos <= max);
-	*after = end;
-	at = (size_t)(start_pos % r->cap);
-	len = (size_t)(end_pos - start_pos);
-	iov[0].iov_base = r->data + at;
-	if (at + len <= r->cap) {
-		iov[0].iov_len = len;
-		return 1;
-	}
-	iov[0].iov_len = r->cap - at;
-	iov[1].iov_base = r->data;
-	iov[1].iov_len = len - (r->cap - at);
-	return 2;
+const char *
+ring_payload(const struct ring *r, const struct ring_entry *e)
+{
+	return r->data + e->pos % r->cap;
 }

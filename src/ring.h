@@ -1,5 +1,7 @@
-/* ring.h - a bounded buffer of recent framed events, shared by the clients
- * of a named pipe. */
+/* ring.h - a bounded buffer of a named pipe's recent lines, shared by its
+ * clients: each line's payload is kept once, and framed for each client
+ * as it is sent, so that per-client fields (the id, the event name) are
+ * written from the same bytes. */
 #ifndef SSE_TAIL_RING_H
 #define SSE_TAIL_RING_H
 
@@ -11,11 +13,14 @@
 
 struct ring_entry {
 	uint64_t id_start;	/* offset of the line's first byte */
-	uint64_t pos;		/* where its text starts, in bytes ever pushed */
-	uint32_t len;		/* bytes of its text */
+	uint64_t id_end;	/* just past its end: its event's id */
+	uint64_t total;		/* the line's length; more than len when cut */
+	uint64_t pos;		/* where its payload starts, in bytes ever
+				 * pushed; a payload never wraps */
+	uint32_t len;		/* bytes of its payload */
 };
 
-/* Events are numbered by sequence; the ring holds [first, next). */
+/* Lines are numbered by sequence; the ring holds [first, next). */
 struct ring {
 	char *data;
 	size_t cap;			/* bytes of data */
@@ -29,20 +34,21 @@ struct ring {
 int ring_init(struct ring *r, size_t bytes, size_t entries);
 void ring_free(struct ring *r);
 
-/* Appends one event (len <= cap), evicting the oldest as needed. id_start
- * and id_end are the line's offsets; id_end becomes end_id. */
+/* Appends one line: len bytes of payload (len <= cap) of a line of total
+ * bytes, evicting the oldest as needed. id_start and id_end are the line's
+ * offsets; id_end becomes end_id. */
 void ring_push(struct ring *r, uint64_t id_start, uint64_t id_end,
-    const char *text, size_t len);
+    const char *payload, size_t len, uint64_t total);
 
 /* The sequence of the event whose line starts at id; next when id is
  * end_id (nothing to send yet); RING_NONE when the ring holds no such
  * event. */
 uint64_t ring_find(const struct ring *r, uint64_t id);
 
-/* Describes whole events from seq on, at most max bytes but at least one
- * event, as up to two spans. Returns the number of spans (0 when seq is
- * next) and sets *after to the sequence following them. seq must be held. */
-int ring_read(const struct ring *r, uint64_t seq, size_t max,
-    struct iovec iov[2], uint64_t *after);
+/* The line of sequence seq, which must be held (first <= seq < next). */
+const struct ring_entry *ring_at(const struct ring *r, uint64_t seq);
+
+/* Its payload: e->len contiguous bytes. */
+const char *ring_payload(const struct ring *r, const struct ring_entry *e);
 
 #endif

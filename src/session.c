@@ -153,10 +153,8 @@ produce(struct sessions *s, struct session *c)
 	int rc;
 
 	if (st->is_pipe) {
-		struct iovec v[3];
-		int n = cursor_pipe(&c->cur, &st->pipe.ring, s->bufs, v, &rc);
-
-		if (n > 0 && session_write(s, c, v, n, 0) < 0)
+		len = cursor_pipe(&c->cur, &st->pipe.ring, st->cfg, s->bufs, &rc);
+		if (len > 0 && session_write1(s, c, s->bufs->out, len) < 0)
 			return -1;
 		return rc;
 	}
@@ -374,14 +372,14 @@ session_init(struct sessions *s, struct loop *l, struct watch *w,
 void
 session_end_all(struct sessions *s, struct source *st)
 {
-	struct session *c, *next;
+	struct session *c, *next, *last = TAILQ_LAST(&st->subs, source_subs);
 
-	/* session_end moves c to the tail of the list; it ends each session
-	 * once, so the walk stops at the first one seen again. */
-	for (c = TAILQ_FIRST(&st->subs); c != NULL && !c->conn.ending;
-	    c = next) {
-		next = TAILQ_NEXT(c, hb_link);
-		session_end(s, c);
+	/* session_end may move c to the tail of the list (or off it): walk
+	 * to the tail as it was, passing those already ending. */
+	for (c = TAILQ_FIRST(&st->subs); c != NULL; c = next) {
+		next = c == last ? NULL : TAILQ_NEXT(c, hb_link);
+		if (!c->conn.ending)
+			session_end(s, c);
 	}
 }
 

@@ -137,7 +137,9 @@ readable(struct loop_fd *h, uint32_t events, void *arg)
 	rc = pipe_read(&src->pipe, src->buf, src->bufsize, &reopened);
 	if (reopened)
 		pipe_watch(src);
-	if (rc > 0 || reopened)
+	/* Also after a read error or a failed reopen: the lines read before
+	 * it (the writer's last, with no newline) are in the ring. */
+	if (rc != 0 || reopened)
 		src->wake(src, arg);
 }
 

@@ -33,6 +33,9 @@
 #include "watch.h"
 #include "srv.h"
 
+#define SIG_STOP	1u	/* sig_pending: SIGTERM or SIGINT */
+#define SIG_RELOAD	2u	/* SIGHUP */
+#define SIG_STATUS	4u	/* SIGUSR1 */
 #define STOP_GRACE_MS	700	/* SIGTERM: time to flush, within the 1 s */
 
 struct srv {
@@ -42,6 +45,8 @@ struct srv {
 	struct loop loop;
 	struct loop_fd sig_h;
 	struct loop_timer stop_timer;	/* stop_deadline: wakes the loop */
+	struct loop_timer sig_timer;	/* acts on the signals taken */
+	unsigned sig_pending;		/* SIG_STOP, SIG_RELOAD, SIG_STATUS */
 	int sig_fd;
 	struct reader rdr;		/* the listening socket, requests being
 					 * read */
@@ -296,6 +301,9 @@ log_status(struct srv *s)
 	log_msg("%s", line);
 }
 
+/* Takes the signals. What they do waits for sig_timer: a timer runs
+ * between two epoll batches, and a stop or a reload frees sessions and
+ * sources that a later event of this batch may still point at. */
 static void
 signal_ready(struct loop_fd *h, uint32_t events, void *arg)
 {
@@ -308,18 +316,35 @@ signal_ready(struct loop_fd *h, uint32_t events, void *arg)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			if (!s->stopping)
-				begin_stop(s);
+			s->sig_pending |= SIG_STOP;
 			break;
 		case SIGHUP:
-			if (!s->stopping)
-				reload(s);
+			s->sig_pending |= SIG_RELOAD;
 			break;
 		case SIGUSR1:
-			log_status(s);
+			s->sig_pending |= SIG_STATUS;
 			break;
 		}
 	}
+	if (s->sig_pending)
+		loop_timer_soon(&s->sig_timer, loop_now());
+}
+
+static void
+signal_act(struct loop_timer *t, int64_t now, void *arg)
+{
+	struct srv *s = arg;
+	unsigned pending = s->sig_pending;
+
+	(void)now;
+	t->at = -1;
+	s->sig_pending = 0;
+	if ((pending & SIG_STATUS))
+		log_status(s);
+	if ((pending & SIG_STOP) && !s->stopping)
+		begin_stop(s);
+	if ((pending & SIG_RELOAD) && !s->stopping)
+		reload(s);
 }
 
 /* Runs the loop until SIGTERM, or with once set until the first client
@@ -433,6 +458,7 @@ srv_new(const char *config_path, struct cfg *cfg)
 	s->rdr.request = request;
 	s->rdr.arg = s;
 	loop_timer_add(&s->loop, &s->stop_timer, stop_wake);
+	loop_timer_add(&s->loop, &s->sig_timer, signal_act);
 	watch_init(&s->watch, &s->loop);
 	s->watch.streams = s->streams;
 	s->watch.nstreams = s->cfg->nstreams;

@@ -241,9 +241,9 @@ pipe_setup(void)
 	ck_assert_int_eq(ring_init(&r, 4096, 256), 0);
 	for (i = 0; i < 5; i++) {	/* lines "e0".."e4", 3 bytes each */
 		char text[32];
-		int n = snprintf(text, sizeof(text), "<e%d>", i);
+		int n = snprintf(text, sizeof(text), "e%d", i);
 
-		ring_push(&r, id, id + 3, text, (size_t)n);
+		ring_push(&r, id, id + 3, text, (size_t)n, (uint64_t)n);
 		id += 3;
 	}
 }
@@ -255,19 +255,16 @@ pipe_teardown(void)
 	teardown();
 }
 
-/* Joins what cursor_pipe describes into got. */
+/* One turn of cursor_pipe, its framed output into got. */
 static int
 pipe_turn(void)
 {
-	struct iovec v[3];
-	size_t len = 0;
-	int n, i, more;
+	size_t len;
+	int more;
 
-	n = cursor_pipe(&c, &r, &b, v, &more);
-	for (i = 0; i < n; i++) {
-		memcpy(got + len, v[i].iov_base, v[i].iov_len);
-		len += v[i].iov_len;
-	}
+	len = cursor_pipe(&c, &r, &st, &b, &more);
+	ck_assert_uint_le(len, b.out_cap);
+	memcpy(got, b.out, len);
 	got[len] = '\0';
 	return more;
 }
@@ -275,14 +272,19 @@ pipe_turn(void)
 /* Where a new subscriber of a pipe starts: the backlog before the end
  * (no Last-Event-ID), everything held (0), after the event with that id,
  * or a gap from the oldest (an id the ring does not hold). */
+#define E0	"id: 3\ndata: e0\n\n"
+#define E1	"id: 6\ndata: e1\n\n"
+#define E2	"id: 9\ndata: e2\n\n"
+#define E3	"id: 12\ndata: e3\n\n"
+#define E4	"id: 15\ndata: e4\n\n"
 static const struct {
 	int64_t last_id;
 	const char *want;
 } pipe_starts[] = {
-	{ -1, "<e3><e4>" },
-	{ 0, "<e0><e1><e2><e3><e4>" },
-	{ 9, "<e3><e4>" },		/* e2's end: e3 starts there */
-	{ 7, "event: reset\nid: 0\ndata: gap\n\n<e0><e1><e2><e3><e4>" },
+	{ -1, E3 E4 },
+	{ 0, E0 E1 E2 E3 E4 },
+	{ 9, E3 E4 },		/* e2's end: e3 starts there */
+	{ 7, "event: reset\nid: 0\ndata: gap\n\n" E0 E1 E2 E3 E4 },
 };
 
 START_TEST(pipe_starts_where_its_last_event_id_says)
@@ -301,7 +303,26 @@ START_TEST(pipe_cursor_behind_the_ring_gets_a_gap)
 	r.first = 2;		/* as if two events were evicted */
 	pipe_turn();
 	ck_assert_str_eq(got, "event: reset\nid: 0\ndata: gap\n\n"
-	    "<e2><e3><e4>");
+	    E2 E3 E4);
+}
+END_TEST
+
+/* The ring keeps each line once; every subscriber's events are framed
+ * from it with its stream's settings. */
+START_TEST(pipe_events_are_framed_per_subscriber_from_one_copy)
+{
+	struct cursor c2;
+
+	req.last_id = 9;
+	cursor_start_pipe(&c, &r, &st, &req);
+	c2 = c;
+	st.event = "log";
+	pipe_turn();
+	ck_assert_str_eq(got, "event: log\n" E3 "event: log\n" E4);
+	st.event = NULL;
+	c = c2;
+	pipe_turn();
+	ck_assert_str_eq(got, E3 E4);
 }
 END_TEST
 
@@ -329,6 +350,7 @@ cursor_suite(void)
 	tcase_add_loop_test(tc, pipe_starts_where_its_last_event_id_says, 0,
 	    sizeof(pipe_starts) / sizeof(pipe_starts[0]));
 	tcase_add_test(tc, pipe_cursor_behind_the_ring_gets_a_gap);
+	tcase_add_test(tc, pipe_events_are_framed_per_subscriber_from_one_copy);
 	suite_add_tcase(s, tc);
 	return s;
 }

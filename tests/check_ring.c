@@ -1,4 +1,4 @@
-/* check_ring.c - unit tests of the bounded event ring of a pipe (ring.c). */
+/* check_ring.c - unit tests of the bounded line ring of a pipe (ring.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +21,7 @@ make(size_t bytes, size_t entries)
 	next_id = 0;
 }
 
-/* Pushes text as the event of a line as long as text plus its newline;
+/* Pushes text as the payload of a line as long as text plus its newline;
  * returns the line's start id. */
 static uint64_t
 push(const char *text)
@@ -29,25 +29,28 @@ push(const char *text)
 	uint64_t start = next_id;
 
 	next_id += strlen(text) + 1;
-	ring_push(&r, start, next_id, text, strlen(text));
+	ring_push(&r, start, next_id, text, strlen(text), strlen(text));
 	return start;
 }
 
-/* Reads from seq with max, joins the spans into buf (NUL-terminated) and
- * returns the number of spans. */
+/* Joins the payloads of the lines from seq on, at least one and then as
+ * many as fit in max bytes, into buf (NUL-terminated); checks that each
+ * lies whole inside the ring's data. Returns the number of lines. */
 static int
 read_joined(uint64_t seq, size_t max, char *buf, uint64_t *after)
 {
-	struct iovec iov[2];
-	int n = ring_read(&r, seq, max, iov, after);
 	size_t len = 0;
-	int i;
+	int n = 0;
 
-	ck_assert_int_ge(n, 0);
-	ck_assert_int_le(n, 2);
-	for (i = 0; i < n; i++) {
-		memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
-		len += iov[i].iov_len;
+	for (*after = seq; *after < r.next; (*after)++, n++) {
+		const struct ring_entry *e = ring_at(&r, *after);
+		const char *p = ring_payload(&r, e);
+
+		if (n > 0 && len + e->len > max)
+			break;
+		ck_assert(p >= r.data && p + e->len <= r.data + r.cap);
+		memcpy(buf + len, p, e->len);
+		len += e->len;
 	}
 	buf[len] = '\0';
 	return n;
@@ -66,7 +69,7 @@ START_TEST(pushed_events_read_back_in_order)
 	push("three");
 	ck_assert_uint_eq(r.first, 0);
 	ck_assert_uint_eq(r.next, 3);
-	ck_assert_int_eq(read_joined(ring_find(&r, 0), 1024, buf, &after), 1);
+	ck_assert_int_eq(read_joined(ring_find(&r, 0), 1024, buf, &after), 3);
 	ck_assert_str_eq(buf, "onetwothree");
 	ck_assert_uint_eq(after, 3);
 }
@@ -113,17 +116,23 @@ START_TEST(find_of_unknown_id_is_none)
 }
 END_TEST
 
-START_TEST(read_at_next_yields_nothing)
+START_TEST(each_line_keeps_its_ids_and_length)
 {
-	struct iovec iov[2];
-	uint64_t after = 99;
+	const struct ring_entry *e;
 
 	make(64, 4);
-	ck_assert_int_eq(ring_read(&r, 0, 64, iov, &after), 0);
-	ck_assert_uint_eq(after, 0);
-	push("x");
-	ck_assert_int_eq(ring_read(&r, 1, 64, iov, &after), 0);
-	ck_assert_uint_eq(after, 1);
+	push("abc");		/* 0..4 */
+	ring_push(&r, 4, 104, "cut", 3, 99);	/* 99 bytes, 3 kept */
+	e = ring_at(&r, 0);
+	ck_assert_uint_eq(e->id_start, 0);
+	ck_assert_uint_eq(e->id_end, 4);
+	ck_assert_uint_eq(e->total, 3);
+	e = ring_at(&r, 1);
+	ck_assert_uint_eq(e->id_end, 104);
+	ck_assert_uint_eq(e->total, 99);
+	ck_assert_uint_eq(e->len, 3);
+	ck_assert_mem_eq(ring_payload(&r, e), "cut", 3);
+	ck_assert_uint_eq(r.end_id, 104);
 }
 END_TEST
 
@@ -183,69 +192,26 @@ START_TEST(find_of_evicted_id_is_none)
 }
 END_TEST
 
-START_TEST(read_stops_at_max_bytes_on_whole_events)
-{
-	char buf[64];
-	uint64_t after;
-
-	make(1024, 16);
-	push("1111");
-	push("2222");
-	push("3333");
-	read_joined(0, 9, buf, &after);
-	ck_assert_str_eq(buf, "11112222");
-	ck_assert_uint_eq(after, 2);
-	read_joined(0, 8, buf, &after);
-	ck_assert_str_eq(buf, "11112222");
-	read_joined(0, 7, buf, &after);
-	ck_assert_str_eq(buf, "1111");
-	ck_assert_uint_eq(after, 1);
-	read_joined(after, 100, buf, &after);
-	ck_assert_str_eq(buf, "22223333");
-	ck_assert_uint_eq(after, 3);
-}
-END_TEST
-
-START_TEST(read_yields_at_least_one_event)
-{
-	char buf[64];
-	uint64_t after;
-
-	make(1024, 16);
-	push("a long event");
-	push("b");
-	ck_assert_int_eq(read_joined(0, 3, buf, &after), 1);
-	ck_assert_str_eq(buf, "a long event");
-	ck_assert_uint_eq(after, 1);
-	read_joined(0, 0, buf, &after);
-	ck_assert_str_eq(buf, "a long event");
-	ck_assert_uint_eq(after, 1);
-}
-END_TEST
-
 /* --- Limits --- */
 
-START_TEST(wrap_around_gives_two_spans_of_the_exact_bytes)
+START_TEST(a_payload_that_would_wrap_starts_at_the_beginning)
 {
-	struct iovec iov[2];
 	char buf[64];
 	uint64_t after;
 
 	make(10, 8);
 	push("abcd");		/* data 0..4 */
 	push("efgh");		/* 4..8 */
-	push("ijkl");		/* 8..12: abcd goes, kl wraps to 0..2 */
+	push("ijkl");		/* would be 8..12: at 0..4 instead, abcd goes */
 	ck_assert_uint_eq(r.first, 1);
-	ck_assert_int_eq(ring_read(&r, 1, 100, iov, &after), 2);
-	ck_assert_uint_eq(iov[0].iov_len, 6);
-	ck_assert_uint_eq(iov[1].iov_len, 2);
-	ck_assert_ptr_eq(iov[1].iov_base, r.data);
+	ck_assert_ptr_eq(ring_payload(&r, ring_at(&r, 2)), r.data);
 	read_joined(1, 100, buf, &after);
 	ck_assert_str_eq(buf, "efghijkl");
 	ck_assert_uint_eq(after, 3);
-	/* The wrapped event alone. */
-	ck_assert_int_eq(read_joined(2, 100, buf, &after), 2);
-	ck_assert_str_eq(buf, "ijkl");
+	push("mn");		/* 4..6: efgh goes */
+	ck_assert_uint_eq(r.first, 2);
+	read_joined(2, 100, buf, &after);
+	ck_assert_str_eq(buf, "ijklmn");
 }
 END_TEST
 
@@ -326,17 +292,15 @@ ring_suite(void)
 	tcase_add_test(tc, find_returns_the_sequence_of_each_held_id);
 	tcase_add_test(tc, find_of_end_id_returns_next);
 	tcase_add_test(tc, find_of_unknown_id_is_none);
-	tcase_add_test(tc, read_at_next_yields_nothing);
+	tcase_add_test(tc, each_line_keeps_its_ids_and_length);
 	tcase_add_test(tc, eviction_by_bytes_drops_the_oldest);
 	tcase_add_test(tc, eviction_by_slots_drops_the_oldest);
 	tcase_add_test(tc, find_of_evicted_id_is_none);
-	tcase_add_test(tc, read_stops_at_max_bytes_on_whole_events);
-	tcase_add_test(tc, read_yields_at_least_one_event);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("Limits");
 	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, wrap_around_gives_two_spans_of_the_exact_bytes);
+	tcase_add_test(tc, a_payload_that_would_wrap_starts_at_the_beginning);
 	tcase_add_test(tc, event_as_big_as_the_ring_evicts_all_others);
 	tcase_add_test(tc, random_pushes_read_back_exactly);
 	suite_add_tcase(s, tc);

@@ -154,3 +154,4 @@ def sigterm_ends_every_stream_and_exits_0_within_1s(t):
         else:
             eq(r.protocol_status, 0, "protocolStatus (REQUEST_COMPLETE) of %s" % names[k])
     check(not missing, "no END_REQUEST (connection just closed) for: %s" % ", ".join(missing))
+

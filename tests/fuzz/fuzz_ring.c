@@ -1,15 +1,15 @@
-/* fuzz_ring.c - libFuzzer harness of the ring of recent events (ring.c):
- * pushes, finds and reads drawn from the input, checked against a list of
- * every event pushed.
+/* fuzz_ring.c - libFuzzer harness of the ring of a pipe's recent lines
+ * (ring.c): pushes, finds and looks-ups drawn from the input, checked
+ * against a list of every line pushed and a model of where each payload
+ * goes (contiguous, never wrapping).
  *
- * Input: bytes of text (2 bytes), entry slots (1), then operations: a
- * byte whose low two bits pick push (0, 1), find (2) or read (3), and the
- * operation's own bytes. */
+ * Input: bytes of payload (2 bytes), entry slots (1), then operations: a
+ * byte whose low two bits pick push (0, 1), find (2) or look at one held
+ * line (3), and the operation's own bytes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/uio.h>
 
 #include "ring.h"
 #include "fuzz.h"
@@ -18,87 +18,51 @@
 
 /* Everything pushed, in order: the model. */
 struct model {
-	uint64_t id_start[MAX_EVENTS], id_end[MAX_EVENTS];
+	uint64_t id_start[MAX_EVENTS], id_end[MAX_EVENTS], total[MAX_EVENTS];
+	uint64_t pos[MAX_EVENTS];	/* where the payload must go */
 	size_t len[MAX_EVENTS];
 	char *text[MAX_EVENTS];
 	size_t n;
 };
 
-/* Bytes of the held events [seq, end). */
-static size_t
-bytes(const struct model *m, uint64_t seq, uint64_t end)
+/* Line seq as the ring holds it, against the model. */
+static void
+check_line(const struct ring *r, const struct model *m, uint64_t seq)
 {
-	size_t sum = 0;
+	const struct ring_entry *e = ring_at(r, seq);
+	const char *p = ring_payload(r, e);
 
-	for (; seq < end; seq++)
-		sum += m->len[seq];
-	return sum;
-}
-
-/* Reads from seq with max, checks the spans against the model and returns
- * the sequence after them. */
-static uint64_t
-check_read(const struct ring *r, const struct model *m, uint64_t seq,
-    size_t max)
-{
-	struct iovec iov[2];
-	uint64_t after, s;
-	size_t want, off = 0, got;
-	int n, i;
-
-	n = ring_read(r, seq, max, iov, &after);
-	if (seq == r->next) {
-		FUZZ_CHECK(n == 0 && after == seq, "read at next: %d", n);
-		return after;
-	}
-	FUZZ_CHECK(n == 1 || n == 2, "%d spans", n);
-	FUZZ_CHECK(after > seq && after <= r->next, "after %llu",
-	    (unsigned long long)after);
-	want = bytes(m, seq, after);
-	FUZZ_CHECK(after == seq + 1 || want <= max, "%zu bytes over max %zu",
-	    want, max);
-	FUZZ_CHECK(after == r->next || want + m->len[after] > max,
-	    "stopped short at %llu", (unsigned long long)after);
-	got = iov[0].iov_len + (n == 2 ? iov[1].iov_len : 0);
-	FUZZ_CHECK(got == want, "spans of %zu bytes, want %zu", got, want);
-	for (i = 0; i < n; i++) {
-		const char *b = iov[i].iov_base;
-		FUZZ_CHECK(b >= r->data && b + iov[i].iov_len <= r->data + r->cap,
-		    "a span outside the ring");
-	}
-	/* The text, event by event, across the two spans. */
-	for (s = seq; s < after; s++) {
-		size_t k;
-
-		for (k = 0; k < m->len[s]; k++, off++) {
-			char c = off < iov[0].iov_len ?
-			    ((char *)iov[0].iov_base)[off] :
-			    ((char *)iov[1].iov_base)[off - iov[0].iov_len];
-			FUZZ_CHECK(c == m->text[s][k], "byte %zu of event %llu",
-			    k, (unsigned long long)s);
-		}
-	}
-	return after;
+	FUZZ_CHECK(e->id_start == m->id_start[seq] && e->id_end == m->id_end[seq]
+	    && e->total == m->total[seq] && e->len == m->len[seq],
+	    "line %llu's fields", (unsigned long long)seq);
+	FUZZ_CHECK(e->pos == m->pos[seq], "line %llu at %llu, want %llu",
+	    (unsigned long long)seq, (unsigned long long)e->pos,
+	    (unsigned long long)m->pos[seq]);
+	FUZZ_CHECK(p >= r->data && p + e->len <= r->data + r->cap,
+	    "a payload outside the ring");
+	FUZZ_CHECK(memcmp(p, m->text[seq], m->len[seq]) == 0,
+	    "line %llu's payload", (unsigned long long)seq);
 }
 
 /* What must hold after every push: the ring holds the longest run of the
- * newest events that fits, and their text. */
+ * newest lines that fits, each payload whole and as pushed. */
 static void
 check_held(const struct ring *r, const struct model *m)
 {
-	uint64_t seq;
+	uint64_t seq, last_end;
 
 	FUZZ_CHECK(r->next == m->n && r->first < r->next, "first %llu next %llu",
 	    (unsigned long long)r->first, (unsigned long long)r->next);
-	FUZZ_CHECK(r->next - r->first <= r->ecap, "more events than slots");
-	FUZZ_CHECK(bytes(m, r->first, r->next) <= r->cap, "more bytes than cap");
+	FUZZ_CHECK(r->next - r->first <= r->ecap, "more lines than slots");
+	last_end = m->pos[m->n - 1] + m->len[m->n - 1];
+	FUZZ_CHECK(last_end - m->pos[r->first] <= r->cap, "more bytes than cap");
 	if (r->first > 0)
 		FUZZ_CHECK(r->next - r->first == r->ecap ||
-		    bytes(m, r->first - 1, r->next) > r->cap,
+		    last_end - m->pos[r->first - 1] > r->cap,
 		    "evicted %llu, which fits", (unsigned long long)r->first - 1);
 	FUZZ_CHECK(r->end_id == m->id_end[m->n - 1], "end_id");
-	for (seq = r->first; seq < r->next;)
-		seq = check_read(r, m, seq, SIZE_MAX);
+	for (seq = r->first; seq < r->next; seq++)
+		check_line(r, m, seq);
 }
 
 static void
@@ -137,21 +101,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned op = fuzz_byte(&in);
 
 		if ((op & 3) < 2) {
-			/* A line: ids go up, by its length and newline. */
-			size_t len = 1 + fuzz_u16(&in) % cap;
-			char *text = malloc(len);
-			uint64_t id_start = end_id + (op >> 2 & 3);
+			/* A line: ids go up, by its length and newline; its
+			 * total may be more than the payload kept (a cut). */
+			size_t len = fuzz_u16(&in) % (cap + 1), at;
+			char *text = malloc(len + 1);
+			uint64_t id_start = end_id + (op >> 2 & 3), pos = 0;
 
 			FUZZ_CHECK(text != NULL, "malloc");
 			for (i = 0; i < len; i++)
 				text[i] = (char)(i < in.len ? in.p[i] :
 				    (uint8_t)(m.n * 31 + i));
 			end_id = id_start + 1 + (op >> 4);
+			if (m.n > 0)
+				pos = m.pos[m.n - 1] + m.len[m.n - 1];
+			at = (size_t)(pos % cap);
+			if (len > cap - at)
+				pos += cap - at;
 			m.id_start[m.n] = id_start;
 			m.id_end[m.n] = end_id;
+			m.total[m.n] = len + (op >> 5);
+			m.pos[m.n] = pos;
 			m.len[m.n] = len;
 			m.text[m.n++] = text;
-			ring_push(&r, id_start, end_id, text, len);
+			ring_push(&r, id_start, end_id, text, len, len + (op >> 5));
 			check_held(&r, &m);
 		} else if ((op & 3) == 2) {
 			/* An id held, the end, or any. */
@@ -163,11 +135,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			else if (op & 8)
 				id = end_id;
 			check_find(&r, &m, id);
-		} else {
+		} else if (r.first < r.next) {
 			uint64_t seq = r.first + fuzz_byte(&in) %
-			    (r.next - r.first + 1);
+			    (r.next - r.first);
 
-			check_read(&r, &m, seq, fuzz_u16(&in));
+			check_line(&r, &m, seq);
 		}
 	}
 	for (i = 0; i < m.n; i++)
