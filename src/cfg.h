@@ -20,7 +20,7 @@ struct cfg_stream {
 	int backlog;		/* lines for a client with no Last-Event-ID */
 	int max_clients;	/* open streams of this stream per process */
 	size_t max_line;	/* bytes kept of one line */
-	size_t buffer;		/* bytes of recent events a named pipe keeps */
+	size_t buffer;		/* bytes of recent lines a named pipe keeps */
 	/* Access lists: NULL when the key is not set, else words, each
 	 * NUL-terminated, after the last an empty one ("a\0b\0\0"); walk
 	 * them with cfg_list_next. "*" stands alone. */
