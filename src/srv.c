@@ -11,7 +11,6 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/queue.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,13 +28,11 @@
 #include "page.h"
 #include "reader.h"
 #include "session.h"
+#include "signals.h"
 #include "source.h"
 #include "watch.h"
 #include "srv.h"
 
-#define SIG_STOP	1u	/* sig_pending: SIGTERM or SIGINT */
-#define SIG_RELOAD	2u	/* SIGHUP */
-#define SIG_STATUS	4u	/* SIGUSR1 */
 #define STOP_GRACE_MS	700	/* SIGTERM: time to flush, within the 1 s */
 
 struct srv {
@@ -43,11 +40,8 @@ struct srv {
 	struct cfg cfg_owned;
 	const struct cfg *cfg;		/* &cfg_owned */
 	struct loop loop;
-	struct loop_fd sig_h;
 	struct loop_timer stop_timer;	/* stop_deadline: wakes the loop */
-	struct loop_timer sig_timer;	/* acts on the signals taken */
-	unsigned sig_pending;		/* SIG_STOP, SIG_RELOAD, SIG_STATUS */
-	int sig_fd;
+	struct signals sig;
 	struct reader rdr;		/* the listening socket, requests being
 					 * read */
 	struct watch watch;		/* inotify, polling */
@@ -208,53 +202,44 @@ stream_free(struct srv *s, struct source *st)
 	source_free(st);
 }
 
-/* SIGHUP: reads the configuration again. A bad one is refused, logged
- * with its line, and the one in force kept. A stream whose settings did
- * not change goes on with its clients; one that changed or went away
- * ends its clients with END_REQUEST (they reconnect, with their
- * Last-Event-ID, to what is configured now). */
-static void
-reload(struct srv *s)
+/* For reload: a new source for every section of next that is new or
+ * changed (NULL in the others, taken over by take_over). NULL when out
+ * of memory: nothing is changed then. */
+static struct source **
+reload_sources(struct srv *s, const struct cfg *next)
 {
 	struct source **next_streams;
-	struct cfg next;
-	char err[512];
 	size_t i, j;
 
-	if (cfg_load(&next, s->config_path, err, sizeof(err)) < 0) {
-		log_msg("SIGHUP: %s; the configuration in force is kept", err);
-		return;
-	}
-	if ((next_streams = calloc(next.nstreams ? next.nstreams : 1,
-	    sizeof(*next_streams))) == NULL ||
-	    cursor_bufs_size(&s->bufs, &next) < 0) {
-		log_msg("SIGHUP: malloc: %s; the configuration in force is kept",
-		    strerror(errno));
-		free(next_streams);
-		cfg_free(&next);
-		return;
-	}
-	/* First what can fail: a stream for every new or changed section. */
-	for (j = 0; j < next.nstreams; j++) {
+	if ((next_streams = calloc(next->nstreams ? next->nstreams : 1,
+	    sizeof(*next_streams))) == NULL)
+		return NULL;
+	for (j = 0; j < next->nstreams; j++) {
 		for (i = 0; i < s->cfg->nstreams; i++)
-			if (cfg_stream_equal(s->streams[i]->cfg, &next.streams[j]))
+			if (cfg_stream_equal(s->streams[i]->cfg, &next->streams[j]))
 				break;
 		if (i < s->cfg->nstreams)
-			continue;	/* taken over below */
-		if ((next_streams[j] = stream_new(s, &next.streams[j])) == NULL) {
-			log_msg("SIGHUP: calloc: %s; the configuration in "
-			    "force is kept", strerror(errno));
+			continue;	/* taken over */
+		if ((next_streams[j] = stream_new(s, &next->streams[j])) == NULL) {
 			while (j-- > 0)
 				free(next_streams[j]);
 			free(next_streams);
-			cfg_free(&next);
-			return;
+			return NULL;
 		}
 	}
-	/* Then the streams that did not change go on, their settings now
-	 * in the new configuration. */
-	for (j = 0; j < next.nstreams; j++) {
-		const struct cfg_stream *want = &next.streams[j];
+	return next_streams;
+}
+
+/* For reload: each stream that did not change goes on in next_streams,
+ * its settings now those of next; those left in s->streams are freed
+ * (their clients ended). */
+static void
+take_over(struct srv *s, struct source **next_streams, const struct cfg *next)
+{
+	size_t i, j;
+
+	for (j = 0; j < next->nstreams; j++) {
+		const struct cfg_stream *want = &next->streams[j];
 
 		for (i = 0; next_streams[j] == NULL && i < s->cfg->nstreams; i++) {
 			struct source *st = s->streams[i];
@@ -269,6 +254,32 @@ reload(struct srv *s)
 	for (i = 0; i < s->cfg->nstreams; i++)
 		stream_free(s, s->streams[i]);
 	free(s->streams);
+}
+
+/* SIGHUP: reads the configuration again. A bad one is refused, logged
+ * with its line, and the one in force kept. A stream whose settings did
+ * not change goes on with its clients; one that changed or went away
+ * ends its clients with END_REQUEST (they reconnect, with their
+ * Last-Event-ID, to what is configured now). */
+static void
+reload(struct srv *s)
+{
+	struct source **next_streams;
+	struct cfg next;
+	char err[512];
+
+	if (cfg_load(&next, s->config_path, err, sizeof(err)) < 0) {
+		log_msg("SIGHUP: %s; the configuration in force is kept", err);
+		return;
+	}
+	if (cursor_bufs_size(&s->bufs, &next) < 0 ||
+	    (next_streams = reload_sources(s, &next)) == NULL) {
+		log_msg("SIGHUP: malloc: %s; the configuration in force is kept",
+		    strerror(errno));
+		cfg_free(&next);
+		return;
+	}
+	take_over(s, next_streams, &next);
 	cfg_free(&s->cfg_owned);
 	s->cfg_owned = next;
 	s->streams = s->ses.streams = s->watch.streams = next_streams;
@@ -301,49 +312,17 @@ log_status(struct srv *s)
 	log_msg("%s", line);
 }
 
-/* Takes the signals. What they do waits for sig_timer: a timer runs
- * between two epoll batches, and a stop or a reload frees sessions and
- * sources that a later event of this batch may still point at. */
+/* What the signals ask, between two epoll batches (signals.c). */
 static void
-signal_ready(struct loop_fd *h, uint32_t events, void *arg)
-{
-	struct signalfd_siginfo si;
-	struct srv *s = arg;
-
-	(void)h;
-	(void)events;
-	while (read(s->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGTERM:
-		case SIGINT:
-			s->sig_pending |= SIG_STOP;
-			break;
-		case SIGHUP:
-			s->sig_pending |= SIG_RELOAD;
-			break;
-		case SIGUSR1:
-			s->sig_pending |= SIG_STATUS;
-			break;
-		}
-	}
-	if (s->sig_pending)
-		loop_timer_soon(&s->sig_timer, loop_now());
-}
-
-static void
-signal_act(struct loop_timer *t, int64_t now, void *arg)
+on_signals(unsigned what, void *arg)
 {
 	struct srv *s = arg;
-	unsigned pending = s->sig_pending;
 
-	(void)now;
-	t->at = -1;
-	s->sig_pending = 0;
-	if ((pending & SIG_STATUS))
+	if (what & SIGNALS_STATUS)
 		log_status(s);
-	if ((pending & SIG_STOP) && !s->stopping)
+	if ((what & SIGNALS_STOP) && !s->stopping)
 		begin_stop(s);
-	if ((pending & SIG_RELOAD) && !s->stopping)
+	if ((what & SIGNALS_RELOAD) && !s->stopping)
 		reload(s);
 }
 
@@ -389,27 +368,6 @@ srv_run_cgi(struct srv *s, const struct req *req)
 	return run(s, 1);
 }
 
-/* Signals arrive through signalfd, blocked otherwise: libfcgi's handlers
- * (FCGX_IsCGI installs them) never run. SIGHUP re-reads the
- * configuration, SIGUSR1 logs a status line, SIGUSR2 does nothing;
- * SIGPIPE is ignored (main). -1 with errno. */
-static int
-signals_open(struct srv *s)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	if ((s->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
-		return -1;
-	return loop_add(&s->loop, s->sig_fd, EPOLLIN, &s->sig_h);
-}
-
 struct srv *
 srv_new(const char *config_path, struct cfg *cfg)
 {
@@ -425,9 +383,8 @@ srv_new(const char *config_path, struct cfg *cfg)
 	s->cfg_owned = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	s->cfg = &s->cfg_owned;
-	s->loop.ep = s->sig_fd = -1;
+	s->loop.ep = s->sig.fd = -1;
 	s->watch.fw.fd = -1;
-	s->sig_h.fn = signal_ready;
 	s->req_in = malloc(READER_CHUNK);
 	s->streams = calloc(s->cfg->nstreams ? s->cfg->nstreams : 1,
 	    sizeof(*s->streams));
@@ -441,7 +398,10 @@ srv_new(const char *config_path, struct cfg *cfg)
 			log_msg("calloc: %s", strerror(errno));
 			goto err;
 		}
-	if (loop_init(&s->loop, client_run, s) < 0 || signals_open(s) < 0) {
+	/* SIGHUP re-reads the configuration, SIGUSR1 logs a status line,
+	 * SIGUSR2 does nothing; SIGPIPE is ignored (main). */
+	if (loop_init(&s->loop, client_run, s) < 0 ||
+	    signals_open(&s->sig, &s->loop, on_signals, s) < 0) {
 		log_msg("epoll/signalfd: %s", strerror(errno));
 		goto err;
 	}
@@ -458,7 +418,6 @@ srv_new(const char *config_path, struct cfg *cfg)
 	s->rdr.request = request;
 	s->rdr.arg = s;
 	loop_timer_add(&s->loop, &s->stop_timer, stop_wake);
-	loop_timer_add(&s->loop, &s->sig_timer, signal_act);
 	watch_init(&s->watch, &s->loop);
 	s->watch.streams = s->streams;
 	s->watch.nstreams = s->cfg->nstreams;
@@ -480,8 +439,7 @@ srv_free(struct srv *s)
 		stream_free(s, s->streams[i]);
 	watch_free(&s->watch);
 	loop_free(&s->loop);
-	if (s->sig_fd >= 0)
-		close(s->sig_fd);
+	signals_close(&s->sig);
 	free(s->streams);
 	cursor_bufs_free(&s->bufs);
 	free(s->req_in);

@@ -29,7 +29,7 @@ sources() {
 	req)	echo src/req.c src/cfg.c ;;
 	sse)	echo src/sse.c ;;
 	ring)	echo src/ring.c ;;
-	fcgi)	echo src/fcgi.c ;;
+	fcgi)	echo src/fcgi.c src/fcgi_mgmt.c ;;
 	*)	return 1 ;;
 	esac
 }
