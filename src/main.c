@@ -271,51 +271,55 @@ warn_if_open(const struct cfg *cfg, int fd)
 		    "(--socket-mode, --socket-group)", cfg->streams[i].name);
 }
 
-int
-main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "socket-mode", required_argument, NULL, 'm' },
-		{ "socket-group", required_argument, NULL, 'g' },
-		{ "check", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *config = getenv("SSE_TAIL_CONFIG"), *listen_addr = NULL;
-	const char *unix_path = NULL, *group_arg = NULL;
-	struct req req;
-	long mode = -1;
-	gid_t group = (gid_t)-1;
-	struct cfg cfg;
-	struct srv *srv;
-	char err[512];
-	int opt, check = 0, listen_fd = -1, status;
+/* The command line, once parsed. */
+struct opts {
+	const char *config;	/* never NULL once parsed */
+	const char *listen_addr;	/* NULL: no --listen */
+	const char *group_arg;	/* NULL: no --socket-group */
+	long mode;		/* -1: no --socket-mode */
+	gid_t group;		/* (gid_t)-1: no --socket-group */
+	int check;		/* --check */
+};
 
-	keep_std_fds_open();
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "socket-mode", required_argument, NULL, 'm' },
+	{ "socket-group", required_argument, NULL, 'g' },
+	{ "check", no_argument, NULL, 't' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Reads the options into *o. Returns -1 to go on, else the exit status
+ * (after --help, --version or a usage error, logged). */
+static int
+read_options(int argc, char **argv, struct opts *o)
+{
+	int opt;
+
 	while ((opt = getopt_long(argc, argv, "c:l:m:g:thV", longopts,
 	    NULL)) != -1) {
 		switch (opt) {
 		case 'c':
-			config = optarg;
+			o->config = optarg;
 			break;
 		case 'l':
-			listen_addr = optarg;
+			o->listen_addr = optarg;
 			break;
 		case 'm':
-			if ((mode = parse_mode(optarg)) < 0) {
+			if ((o->mode = parse_mode(optarg)) < 0) {
 				log_msg("--socket-mode %s: not an octal mode of at "
 				    "most 0777", optarg);
 				return 2;
 			}
 			break;
 		case 'g':
-			group_arg = optarg;
+			o->group_arg = optarg;
 			break;
 		case 't':
-			check = 1;
+			o->check = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -332,50 +336,99 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if ((mode >= 0 || group_arg != NULL) &&
-	    (listen_addr == NULL || strncmp(listen_addr, "unix:", 5) != 0)) {
+	return -1;
+}
+
+/* Parses the command line into *o, checking the socket options and
+ * defaulting the configuration file. Returns -1 to go on, else the exit
+ * status (logged). */
+static int
+parse_options(int argc, char **argv, struct opts *o)
+{
+	int status;
+
+	memset(o, 0, sizeof(*o));
+	o->config = getenv("SSE_TAIL_CONFIG");
+	o->mode = -1;
+	o->group = (gid_t)-1;
+	if ((status = read_options(argc, argv, o)) >= 0)
+		return status;
+	if ((o->mode >= 0 || o->group_arg != NULL) &&
+	    (o->listen_addr == NULL ||
+	    strncmp(o->listen_addr, "unix:", 5) != 0)) {
 		log_msg("--socket-mode and --socket-group need --listen unix:PATH");
 		return 2;
 	}
-	if (group_arg != NULL && parse_group(group_arg, &group) < 0) {
-		log_msg("--socket-group %s: no such group", group_arg);
+	if (o->group_arg != NULL && parse_group(o->group_arg, &o->group) < 0) {
+		log_msg("--socket-group %s: no such group", o->group_arg);
 		return 2;
 	}
-	if (config == NULL || *config == '\0')
-		config = SYSCONFDIR "/sse-tail.conf";
-	if (cfg_load(&cfg, config, err, sizeof(err)) < 0) {
+	if (o->config == NULL || *o->config == '\0')
+		o->config = SYSCONFDIR "/sse-tail.conf";
+	return -1;
+}
+
+/* How we were started decides the protocol: sets *fd to the listening
+ * socket of --listen, systemd or a spawner's fd 0, or to -1 for CGI, and
+ * *unix_path to the socket to unlink at exit (or NULL). Returns 0, else
+ * the exit status (logged). */
+static int
+open_listener(const struct opts *o, int *fd, const char **unix_path)
+{
+	*fd = -1;
+	*unix_path = NULL;
+	if (o->listen_addr != NULL) {
+		if (strncmp(o->listen_addr, "unix:", 5) == 0) {
+			*unix_path = o->listen_addr + 5;
+			*fd = listen_unix(*unix_path, o->mode, o->group);
+		} else
+			*fd = listen_inet(o->listen_addr);
+		return *fd < 0 ? 1 : 0;
+	}
+	if ((*fd = systemd_socket()) >= 0)
+		return 0;
+	if (!FCGX_IsCGI() && is_listening_socket(STDIN_FILENO)) {
+		/* libfcgi's own test (fd 0 is a socket with no peer), as
+		 * spawners expect, and it must listen. */
+		*fd = STDIN_FILENO;
+		return 0;
+	}
+	if (getenv("GATEWAY_INTERFACE") == NULL) {
+		log_msg("not started by a web server: give --listen ADDR, pass "
+		    "a listening socket on fd 0, or run as CGI");
+		return 2;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	const char *unix_path;
+	struct req req;
+	struct cfg cfg;
+	struct srv *srv;
+	char err[512];
+	int listen_fd, status;
+
+	/* No socket or log file may become someone's stderr. */
+	keep_std_fds_open();
+	if ((status = parse_options(argc, argv, &o)) >= 0)
+		return status;
+	if (cfg_load(&cfg, o.config, err, sizeof(err)) < 0) {
 		log_msg("%s", err);
 		return 1;
 	}
-	if (check) {
+	if (o.check) {
 		cfg_free(&cfg);
 		return 0;
 	}
-
-	/* How we were started decides the protocol. */
-	if (listen_addr != NULL) {
-		if (strncmp(listen_addr, "unix:", 5) == 0) {
-			unix_path = listen_addr + 5;
-			listen_fd = listen_unix(unix_path, mode, group);
-		} else
-			listen_fd = listen_inet(listen_addr);
-		if (listen_fd < 0) {
-			cfg_free(&cfg);
-			return 1;
-		}
-	} else if ((listen_fd = systemd_socket()) >= 0)
-		;
-	else if (!FCGX_IsCGI() && is_listening_socket(STDIN_FILENO))
-		/* libfcgi's own test (fd 0 is a socket with no peer), as
-		 * spawners expect, and it must listen. */
-		listen_fd = STDIN_FILENO;
-	else if (getenv("GATEWAY_INTERFACE") == NULL) {
-		log_msg("not started by a web server: give --listen ADDR, pass "
-		    "a listening socket on fd 0, or run as CGI");
+	if ((status = open_listener(&o, &listen_fd, &unix_path)) != 0) {
 		cfg_free(&cfg);
-		return 2;
+		return status;
 	}
-
+	/* REMOTE_USER is only as good as the socket: say if it is open. */
 	if (listen_fd >= 0)
 		warn_if_open(&cfg, listen_fd);
 
@@ -383,7 +436,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (listen_fd < 0)
 		front_cgi_request(&cfg, &req);	/* before srv takes cfg */
-	if ((srv = srv_new(config, &cfg)) == NULL)
+	if ((srv = srv_new(o.config, &cfg)) == NULL)
 		return 1;
 	if (listen_fd < 0)
 		status = srv_run_cgi(srv, &req);

@@ -276,6 +276,100 @@ is_get_or_head(const char *method)
 	    (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
 }
 
+/* Checks the method: returns 1 for a CORS preflight (OPTIONS with Origin
+ * and the method to come), 0 for GET or HEAD (setting req->head), or -1
+ * having refused the request. */
+static int
+check_method(const struct req_params *params, struct req *req)
+{
+	int preflight;
+
+	preflight = params->method != NULL &&
+	    strcmp(params->method, "OPTIONS") == 0 &&
+	    params->origin != NULL && params->cors_method != NULL;
+	if (!preflight && !is_get_or_head(params->method)) {
+		refuse(req, 405, "method not allowed: use GET or HEAD");
+		return -1;
+	}
+	req->head = !preflight && strcmp(params->method, "HEAD") == 0;
+	return preflight;
+}
+
+/* Parses the query string into *q and its lines= into req->lines.
+ * Returns 0, or -1 having refused the request. */
+static int
+check_query(const struct req_params *params, struct query *q, struct req *req)
+{
+	const char *bad;
+
+	memset(q, 0, sizeof(*q));
+	if (params->query != NULL &&
+	    (bad = parse_query(params->query, q)) != NULL) {
+		refuse(req, 400, bad);
+		return -1;
+	}
+	if (q->has_lines && (req->lines = parse_lines(q->lines)) < 0) {
+		refuse(req, 400, "lines must be a whole number from 0 to "
+		    STR(CFG_BACKLOG_MAX));
+		return -1;
+	}
+	return 0;
+}
+
+/* The stream name asked for: PATH_INFO without its leading slash, else
+ * the stream= parameter of q, else NULL. Points into params or q. */
+static const char *
+stream_name(const struct req_params *params, const struct query *q)
+{
+	const char *name;
+
+	if (params->path_info != NULL && params->path_info[0] != '\0' &&
+	    strcmp(params->path_info, "/") != 0) {
+		name = params->path_info;
+		if (name[0] == '/')
+			name++;
+		return name;
+	}
+	return q->has_stream ? q->stream : NULL;
+}
+
+/* Sets *st to the stream named (NULL: the only stream, if there is only
+ * one, else none). Returns 0, or -1 having refused an unknown name. */
+static int
+choose_stream(const struct cfg *cfg, const char *name, struct req *req,
+    const struct cfg_stream **st)
+{
+	*st = NULL;
+	if (name != NULL) {
+		if (!cfg_valid_name(name, strlen(name)) ||
+		    (*st = cfg_find(cfg, name)) == NULL) {
+			refuse(req, 404, "unknown stream");
+			return -1;
+		}
+	} else if (cfg->nstreams == 1)
+		*st = &cfg->streams[0];
+	return 0;
+}
+
+/* Decides a request for stream st: refused unless its allow-users admit
+ * the user, else the viewer (html) or the stream, with its Last-Event-ID. */
+static void
+open_stream(const struct cfg_stream *st, const struct req_params *params,
+    const struct query *q, int html, struct req *req)
+{
+	if (!req_may_open(st, req)) {
+		refuse(req, 403, "forbidden: this stream is open to certain "
+		    "users only");
+		return;
+	}
+	req->kind = html ? REQ_VIEWER : REQ_STREAM;
+	/* A Last-Event-ID that is not an offset counts as absent: a browser
+	 * would send it again on every reconnect. */
+	req->last_id = req_parse_id(params->last_event_id);
+	if (req->last_id < 0 && q->has_last_id)
+		req->last_id = req_parse_id(q->last_id);
+}
+
 /* req_parse without the CORS answer: sets *scope to the stream asked for
  * when there is one. */
 static void
@@ -283,50 +377,16 @@ decide(const struct cfg *cfg, const struct req_params *params,
     struct req *req, const struct cfg_stream **scope)
 {
 	struct query q;
-	const struct cfg_stream *st = NULL;
-	const char *name = NULL, *bad;
+	const struct cfg_stream *st;
 	int html, preflight;
 
-	/* A CORS preflight: OPTIONS with Origin and the method to come. */
-	preflight = params->method != NULL &&
-	    strcmp(params->method, "OPTIONS") == 0 &&
-	    params->origin != NULL && params->cors_method != NULL;
-	if (!preflight && !is_get_or_head(params->method)) {
-		refuse(req, 405, "method not allowed: use GET or HEAD");
+	if ((preflight = check_method(params, req)) < 0)
 		return;
-	}
-	req->head = !preflight && strcmp(params->method, "HEAD") == 0;
-
-	memset(&q, 0, sizeof(q));
-	if (params->query != NULL &&
-	    (bad = parse_query(params->query, &q)) != NULL) {
-		refuse(req, 400, bad);
+	if (check_query(params, &q, req) < 0)
 		return;
-	}
-	if (q.has_lines && (req->lines = parse_lines(q.lines)) < 0) {
-		refuse(req, 400, "lines must be a whole number from 0 to "
-		    STR(CFG_BACKLOG_MAX));
-		return;
-	}
-
-	if (params->path_info != NULL && params->path_info[0] != '\0' &&
-	    strcmp(params->path_info, "/") != 0) {
-		name = params->path_info;
-		if (name[0] == '/')
-			name++;
-	} else if (q.has_stream)
-		name = q.stream;
-
 	html = req_prefers_html(params->accept);
-	if (name != NULL) {
-		if (!cfg_valid_name(name, strlen(name)) ||
-		    (st = cfg_find(cfg, name)) == NULL) {
-			refuse(req, 404, "unknown stream");
-			return;
-		}
-	} else if (cfg->nstreams == 1)
-		st = &cfg->streams[0];
-
+	if (choose_stream(cfg, stream_name(params, &q), req, &st) < 0)
+		return;
 	if (st != NULL) {
 		*scope = st;
 		req->stream = (int)(st - cfg->streams);
@@ -344,17 +404,7 @@ decide(const struct cfg *cfg, const struct req_params *params,
 		req->kind = html ? REQ_INDEX_HTML : REQ_INDEX_JSON;
 		return;
 	}
-	if (!req_may_open(st, req)) {
-		refuse(req, 403, "forbidden: this stream is open to certain "
-		    "users only");
-		return;
-	}
-	req->kind = html ? REQ_VIEWER : REQ_STREAM;
-	/* A Last-Event-ID that is not an offset counts as absent: a browser
-	 * would send it again on every reconnect. */
-	req->last_id = req_parse_id(params->last_event_id);
-	if (req->last_id < 0 && q.has_last_id)
-		req->last_id = req_parse_id(q.last_id);
+	open_stream(st, params, &q, html, req);
 }
 
 void
