@@ -1,16 +1,15 @@
 /* cfg.c - the configuration file: global keys, then one section a stream. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfg.h"
+#include "cfg_value.h"
 
 #define CFG_FILE_MAX	(1024 * 1024)	/* a larger file is surely a mistake */
 
@@ -49,35 +48,40 @@ struct parser {
 	unsigned seen;
 };
 
+/* Writes "FILE:LINE: what" to err; returns -1. */
 static int
-fail(struct parser *p, const char *fmt, ...)
+vfail(struct parser *p, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int n;
 
 	n = snprintf(p->err, p->errlen, "%s:%d: ", p->file, p->line);
 	if (n < 0 || (size_t)n >= p->errlen)
 		return -1;
-	va_start(ap, fmt);
 	vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+	return -1;
+}
+
+static int __attribute__((format(printf, 2, 3)))
+fail(struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(p, fmt, ap);
 	va_end(ap);
 	return -1;
 }
 
-int
-cfg_valid_name(const char *name, size_t len)
+/* The cfg_value_err callback: arg is the parser. */
+static int __attribute__((format(printf, 2, 3)))
+value_fail(void *arg, const char *fmt, ...)
 {
-	size_t i;
+	va_list ap;
 
-	if (len < 1 || len > CFG_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	va_start(ap, fmt);
+	vfail(arg, fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 static char *
@@ -107,21 +111,15 @@ strip_comment(char *s)
 		}
 }
 
+/* Reads integer key k into the section being read. */
 static int
 set_int(struct parser *p, const struct int_key *k, const char *value)
 {
-	char *end;
+	struct cfg_value_err e = { value_fail, p };
 	long v;
 
-	if (*value < '0' || *value > '9')
-		return fail(p, "%s: \"%s\" is not a whole number", k->name, value);
-	errno = 0;
-	v = strtol(value, &end, 10);
-	if (*end != '\0')
-		return fail(p, "%s: \"%s\" is not a whole number", k->name, value);
-	if (errno == ERANGE || v < k->min || v > k->max)
-		return fail(p, "%s: %s is out of range %ld to %ld", k->name, value,
-		    k->min, k->max);
+	if (cfg_value_int(k->name, value, k->min, k->max, &v, &e) < 0)
+		return -1;
 	if (k->is_size)
 		*(size_t *)(void *)((char *)p->cur + k->offset) = (size_t)v;
 	else
@@ -129,165 +127,11 @@ set_int(struct parser *p, const struct int_key *k, const char *value)
 	return 0;
 }
 
-const char *
-cfg_list_next(const char *list, const char *w)
-{
-	if (list == NULL)
-		return NULL;
-	w = w == NULL ? list : w + strlen(w) + 1;
-	return *w != '\0' ? w : NULL;
-}
-
-/* Copies a list with its final empty word; NULL stays NULL. Returns 0, or
- * -1 on ENOMEM. */
-static int
-list_dup(char **dst, const char *src)
-{
-	const char *w, *last = NULL;
-	size_t len;
-
-	*dst = NULL;
-	if (src == NULL)
-		return 0;
-	for (w = cfg_list_next(src, NULL); w != NULL; w = cfg_list_next(src, w))
-		last = w;
-	len = last == NULL ? 1 : (size_t)(last - src) + strlen(last) + 2;
-	if ((*dst = malloc(len)) == NULL)
-		return -1;
-	memcpy(*dst, src, len);
-	return 0;
-}
-
-/* A name in allow-users: what a web server may put in REMOTE_USER, less
- * control characters (and the white space that separates names). Returns
- * NULL, or what is wrong. */
-static const char *
-check_user(const char *w, size_t len, char *out)
-{
-	size_t i;
-
-	if (len > CFG_USER_MAX)
-		return "a name is longer than 256 bytes";
-	for (i = 0; i < len; i++)
-		if ((unsigned char)w[i] < 0x20 || w[i] == 0x7f)
-			return "a name contains a control character";
-	memcpy(out, w, len);
-	out[len] = '\0';
-	return NULL;
-}
-
-/* An origin in allow-origin, http or https://host[:port] and nothing
- * after it, written to out as a browser sends it in Origin: scheme and
- * host in lowercase, no default port. Returns NULL, or what is wrong. */
-static const char *
-check_origin(const char *w, size_t len, char *out)
-{
-	static const char host_chars[] = "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-";
-	const char *bad = "an origin is http://HOST or https://HOST, with an "
-	    "optional :PORT and no path";
-	const char *host, *end = w + len, *h;
-	char *o = out;
-	long port = -1;
-	int https;
-
-	if (len > 8 && strncasecmp(w, "https://", 8) == 0) {
-		https = 1;
-		host = w + 8;
-	} else if (len > 7 && strncasecmp(w, "http://", 7) == 0) {
-		https = 0;
-		host = w + 7;
-	} else
-		return bad;
-	h = host;
-	if (*h == '[') {
-		h++;
-		while (h < end && strchr("0123456789abcdefABCDEF:.", *h) != NULL)
-			h++;
-		if (h == host + 1 || h == end || *h != ']')
-			return bad;
-		h++;
-	} else {
-		while (h < end && strchr(host_chars, *h) != NULL)
-			h++;
-		if (h == host)
-			return bad;
-	}
-	if (h < end && *h == ':') {
-		const char *d = h + 1;
-
-		port = 0;
-		if (d == end)
-			return bad;
-		for (; d < end; d++) {
-			if (*d < '0' || *d > '9' || port > 65535)
-				return bad;
-			port = port * 10 + (*d - '0');
-		}
-		if (port < 1 || port > 65535)
-			return "an origin's port is 1 to 65535";
-		if (port == (https ? 443 : 80))
-			port = -1;
-	} else if (h != end)
-		return bad;
-	if ((size_t)(h - host) + 8 + 6 > CFG_ORIGIN_MAX)
-		return "an origin is longer than 255 bytes";
-	o += sprintf(o, "%s://", https ? "https" : "http");
-	for (; host < h; host++)
-		*o++ = (*host >= 'A' && *host <= 'Z') ? *host - 'A' + 'a' : *host;
-	if (port > 0)
-		o += sprintf(o, ":%ld", port);
-	*o = '\0';
-	return NULL;
-}
-
-/* Reads a space-separated access list into *field (replacing what the
- * section inherited): each word checked and written by check, or "*"
- * alone. */
-static int
-set_list(struct parser *p, const char *key, unsigned bit, char **field,
-    const char *(*check)(const char *, size_t, char *), const char *value)
-{
-	const char *w = value, *why;
-	char *list, *o;
-	size_t len, n = 0;
-	int star = 0;
-
-	if (p->seen & bit)
-		return fail(p, "%s given twice", key);
-	p->seen |= bit;
-	/* A word is never longer once checked: room for each and the end. */
-	if ((list = malloc(strlen(value) + 2)) == NULL)
-		return fail(p, "malloc: %s", strerror(errno));
-	for (o = list; *w != '\0'; w += len, n++) {
-		w += strspn(w, " \t");
-		if ((len = strcspn(w, " \t")) == 0)
-			break;
-		if (len == 1 && *w == '*') {
-			star = 1;
-			*o++ = '*';
-			*o++ = '\0';
-			continue;
-		}
-		if ((why = check(w, len, o)) != NULL) {
-			free(list);
-			return fail(p, "%s: %s", key, why);
-		}
-		o += strlen(o) + 1;
-	}
-	*o = '\0';
-	if (star && n > 1) {
-		free(list);
-		return fail(p, "%s: \"*\" stands alone", key);
-	}
-	free(*field);
-	*field = list;
-	return 0;
-}
-
+/* Reads "key = value" into the section being read; a key once a section. */
 static int
 set_key(struct parser *p, const char *key, const char *value)
 {
+	struct cfg_value_err e = { value_fail, p };
 	size_t i;
 
 	for (i = 0; i < NINT_KEYS; i++)
@@ -303,34 +147,27 @@ set_key(struct parser *p, const char *key, const char *value)
 		if (p->seen & SEEN_PATH)
 			return fail(p, "path given twice");
 		p->seen |= SEEN_PATH;
-		if (value[0] != '/')
-			return fail(p, "path must be absolute");
-		if (strlen(value) >= PATH_MAX)
-			return fail(p, "path is too long");
-		if ((p->cur->path = strdup(value)) == NULL)
-			return fail(p, "strdup: %s", strerror(errno));
-		return 0;
+		return cfg_value_path(key, value, &p->cur->path, &e);
 	}
 	if (strcmp(key, "event") == 0) {
 		if (p->seen & SEEN_EVENT)
 			return fail(p, "event given twice");
 		p->seen |= SEEN_EVENT;
-		if (!cfg_valid_name(value, strlen(value)))
-			return fail(p, "event: \"%s\" is not [A-Za-z0-9._-]{1,64}",
-			    value);
-		if (strcmp(value, "reset") == 0)
-			return fail(p, "event: \"reset\" is reserved for resets");
-		free(p->cur->event);
-		if ((p->cur->event = strdup(value)) == NULL)
-			return fail(p, "strdup: %s", strerror(errno));
-		return 0;
+		return cfg_value_event(key, value, &p->cur->event, &e);
 	}
-	if (strcmp(key, "allow-users") == 0)
-		return set_list(p, key, SEEN_USERS, &p->cur->allow_users,
-		    check_user, value);
-	if (strcmp(key, "allow-origin") == 0)
-		return set_list(p, key, SEEN_ORIGIN, &p->cur->allow_origin,
-		    check_origin, value);
+	if (strcmp(key, "allow-users") == 0) {
+		if (p->seen & SEEN_USERS)
+			return fail(p, "%s given twice", key);
+		p->seen |= SEEN_USERS;
+		return cfg_value_users(key, value, &p->cur->allow_users, &e);
+	}
+	if (strcmp(key, "allow-origin") == 0) {
+		if (p->seen & SEEN_ORIGIN)
+			return fail(p, "%s given twice", key);
+		p->seen |= SEEN_ORIGIN;
+		return cfg_value_origins(key, value, &p->cur->allow_origin,
+		    &e);
+	}
 	return fail(p, "unknown key \"%s\"", key);
 }
 
@@ -360,7 +197,7 @@ begin_section(struct parser *p, char *s)
 	if (strncmp(name, "stream", 6) != 0 || (name[6] != ' ' && name[6] != '\t'))
 		return fail(p, "a section header is \"[stream NAME]\"");
 	name = trim(name + 6);
-	if (!cfg_valid_name(name, strlen(name)))
+	if (!cfg_value_is_name(name, strlen(name)))
 		return fail(p, "stream name \"%s\" is not [A-Za-z0-9._-]{1,64}",
 		    name);
 	if (cfg_find(cfg, name) != NULL)
@@ -378,8 +215,10 @@ begin_section(struct parser *p, char *s)
 	if (cfg->defaults.event != NULL &&
 	    (st->event = strdup(cfg->defaults.event)) == NULL)
 		return fail(p, "strdup: %s", strerror(errno));
-	if (list_dup(&st->allow_users, cfg->defaults.allow_users) < 0 ||
-	    list_dup(&st->allow_origin, cfg->defaults.allow_origin) < 0)
+	if (cfg_value_list_dup(&st->allow_users,
+	    cfg->defaults.allow_users) < 0 ||
+	    cfg_value_list_dup(&st->allow_origin,
+	    cfg->defaults.allow_origin) < 0)
 		return fail(p, "malloc: %s", strerror(errno));
 	memcpy(st->name, name, strlen(name) + 1);
 	p->cur = st;
@@ -516,21 +355,6 @@ same_string(const char *a, const char *b)
 	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* Two access lists with the same words in the same order, or both unset. */
-static int
-same_list(const char *a, const char *b)
-{
-	const char *wa = NULL, *wb = NULL;
-
-	if (a == NULL || b == NULL)
-		return a == b;
-	do {
-		wa = cfg_list_next(a, wa);
-		wb = cfg_list_next(b, wb);
-	} while (wa != NULL && wb != NULL && strcmp(wa, wb) == 0);
-	return wa == NULL && wb == NULL;
-}
-
 int
 cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b)
 {
@@ -541,8 +365,8 @@ cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b)
 	    a->buffer == b->buffer &&
 	    /* A stream whose access changed ends its clients: who may read
 	     * it is decided when a client connects. */
-	    same_list(a->allow_users, b->allow_users) &&
-	    same_list(a->allow_origin, b->allow_origin);
+	    cfg_value_list_equal(a->allow_users, b->allow_users) &&
+	    cfg_value_list_equal(a->allow_origin, b->allow_origin);
 }
 
 const struct cfg_stream *

@@ -4,10 +4,9 @@
 
 #include <stddef.h>
 
-#define CFG_NAME_MAX 64
+#include "cfg_value.h"	/* CFG_NAME_MAX, access lists, names */
+
 #define CFG_BACKLOG_MAX 100000	/* lines: backlog, and a request's lines */
-#define CFG_USER_MAX 256	/* bytes of one name in allow-users */
-#define CFG_ORIGIN_MAX 255	/* bytes of one origin in allow-origin */
 
 /* The settings of one stream; the global section uses the same struct for
  * the defaults that every stream inherits. */
@@ -23,7 +22,7 @@ struct cfg_stream {
 	size_t buffer;		/* bytes of recent lines a named pipe keeps */
 	/* Access lists: NULL when the key is not set, else words, each
 	 * NUL-terminated, after the last an empty one ("a\0b\0\0"); walk
-	 * them with cfg_list_next. "*" stands alone. */
+	 * them with cfg_value_list_next. "*" stands alone. */
 	char *allow_users;	/* REMOTE_USER names; "*": any; NULL: anyone */
 	char *allow_origin;	/* origins, as a browser writes them; "*": any;
 				 * NULL: no cross-origin reads */
@@ -51,13 +50,6 @@ int cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b);
 
 /* Returns the stream called name, or NULL. */
 const struct cfg_stream *cfg_find(const struct cfg *cfg, const char *name);
-
-/* True when name is a valid stream name: [A-Za-z0-9._-]{1,64}. */
-int cfg_valid_name(const char *name, size_t len);
-
-/* Walks an access list: returns the word after w (the first when w is
- * NULL), or NULL after the last one or when list is NULL. */
-const char *cfg_list_next(const char *list, const char *w);
 
 /* Releases what cfg_parse allocated; safe on a zeroed or freed cfg. */
 void cfg_free(struct cfg *cfg);

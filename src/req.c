@@ -226,8 +226,8 @@ find_user(const struct cfg *cfg, const char *user)
 	size_t i;
 
 	for (i = 0; i < cfg->nstreams; i++)
-		for (w = NULL; (w = cfg_list_next(cfg->streams[i].allow_users,
-		    w)) != NULL; )
+		for (w = NULL; (w = cfg_value_list_next(
+		    cfg->streams[i].allow_users, w)) != NULL; )
 			if (strcmp(w, user) == 0)
 				return w;
 	return NULL;
@@ -242,7 +242,7 @@ req_may_open(const struct cfg_stream *st, const struct req *req)
 		return 1;
 	if (!req->authenticated)
 		return 0;
-	for (w = NULL; (w = cfg_list_next(st->allow_users, w)) != NULL; )
+	for (w = NULL; (w = cfg_value_list_next(st->allow_users, w)) != NULL; )
 		if (strcmp(w, "*") == 0 ||
 		    (req->user != NULL && strcmp(w, req->user) == 0))
 			return 1;
@@ -262,7 +262,8 @@ set_cors(struct req *req, const struct cfg_stream *scope, const char *origin)
 	req->vary_origin = 1;
 	if (origin == NULL)
 		return;
-	for (w = NULL; (w = cfg_list_next(scope->allow_origin, w)) != NULL; )
+	for (w = NULL;
+	    (w = cfg_value_list_next(scope->allow_origin, w)) != NULL; )
 		if (strcmp(w, "*") == 0 || strcasecmp(w, origin) == 0) {
 			req->allow_origin = w;
 			return;
@@ -341,7 +342,7 @@ choose_stream(const struct cfg *cfg, const char *name, struct req *req,
 {
 	*st = NULL;
 	if (name != NULL) {
-		if (!cfg_valid_name(name, strlen(name)) ||
+		if (!cfg_value_is_name(name, strlen(name)) ||
 		    (*st = cfg_find(cfg, name)) == NULL) {
 			refuse(req, 404, "unknown stream");
 			return -1;

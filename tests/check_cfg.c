@@ -384,8 +384,8 @@ START_TEST(stream_name_of_64_chars_is_accepted)
 	snprintf(text, sizeof(text), "[stream %s]\npath = /a\n", name);
 	ck_assert_int_eq(parse(text), 0);
 	ck_assert_str_eq(cfg.streams[0].name, name);
-	ck_assert_int_eq(cfg_valid_name(name, 64), 1);
-	ck_assert_int_eq(cfg_valid_name(name, 0), 0);
+	ck_assert_int_eq(cfg_value_is_name(name, 64), 1);
+	ck_assert_int_eq(cfg_value_is_name(name, 0), 0);
 }
 END_TEST
 
@@ -419,7 +419,7 @@ joined(const char *list)
 	const char *w;
 
 	buf[0] = '\0';
-	for (w = NULL; (w = cfg_list_next(list, w)) != NULL; ) {
+	for (w = NULL; (w = cfg_value_list_next(list, w)) != NULL; ) {
 		if (buf[0] != '\0')
 			strcat(buf, " ");
 		strcat(buf, w);
@@ -432,7 +432,7 @@ START_TEST(access_lists_are_unset_by_default)
 	ck_assert_int_eq(parse(A_STREAM), 0);
 	ck_assert_ptr_null(cfg.streams[0].allow_users);
 	ck_assert_ptr_null(cfg.streams[0].allow_origin);
-	ck_assert_ptr_null(cfg_list_next(NULL, NULL));
+	ck_assert_ptr_null(cfg_value_list_next(NULL, NULL));
 }
 END_TEST
 

@@ -27,7 +27,7 @@ check_list(const char *list, int origins)
 	size_t n = 0, i, len;
 	int star = 0;
 
-	for (w = NULL; (w = cfg_list_next(list, w)) != NULL; n++) {
+	for (w = NULL; (w = cfg_value_list_next(list, w)) != NULL; n++) {
 		len = strlen(w);
 		FUZZ_CHECK(len > 0, "an empty word");
 		if (strcmp(w, "*") == 0) {
@@ -68,7 +68,7 @@ write_list(FILE *f, const char *key, const char *list)
 	if (list == NULL)
 		return;
 	fprintf(f, "%s =", key);
-	for (w = NULL; (w = cfg_list_next(list, w)) != NULL; )
+	for (w = NULL; (w = cfg_value_list_next(list, w)) != NULL; )
 		fprintf(f, "%s%s", w == list ? "" : " ", w);
 	fprintf(f, "\n");
 }
@@ -85,7 +85,7 @@ check_stream(const struct cfg_stream *st, int is_defaults)
 	FUZZ_CHECK(st->max_line >= 16 && st->max_line <= 1048576, "max-line");
 	FUZZ_CHECK(st->buffer >= 4096 && st->buffer <= 1073741824, "buffer");
 	if (st->event != NULL) {
-		FUZZ_CHECK(cfg_valid_name(st->event, strlen(st->event)),
+		FUZZ_CHECK(cfg_value_is_name(st->event, strlen(st->event)),
 		    "event \"%s\"", st->event);
 		FUZZ_CHECK(strcmp(st->event, "reset") != 0, "event reset");
 	}
@@ -95,7 +95,7 @@ check_stream(const struct cfg_stream *st, int is_defaults)
 		FUZZ_CHECK(st->path == NULL, "a path in the defaults");
 		return;
 	}
-	FUZZ_CHECK(cfg_valid_name(st->name, strlen(st->name)), "name");
+	FUZZ_CHECK(cfg_value_is_name(st->name, strlen(st->name)), "name");
 	FUZZ_CHECK(st->path != NULL && st->path[0] == '/' &&
 	    strlen(st->path) < PATH_MAX, "path");
 	FUZZ_CHECK(strchr(st->path, '\n') == NULL, "newline in path");
@@ -130,8 +130,8 @@ same_list(const char *a, const char *b)
 	if ((a == NULL) != (b == NULL))
 		return 0;
 	do {
-		wa = cfg_list_next(a, wa);
-		wb = cfg_list_next(b, wb);
+		wa = cfg_value_list_next(a, wa);
+		wb = cfg_value_list_next(b, wb);
 	} while (wa != NULL && wb != NULL && strcmp(wa, wb) == 0);
 	return wa == NULL && wb == NULL;
 }

@@ -25,8 +25,8 @@ all="cfg req sse ring fcgi"
 # The library sources each harness links; everything else is its own.
 sources() {
 	case $1 in
-	cfg)	echo src/cfg.c ;;
-	req)	echo src/req.c src/cfg.c ;;
+	cfg)	echo src/cfg.c src/cfg_value.c ;;
+	req)	echo src/req.c src/cfg.c src/cfg_value.c ;;
 	sse)	echo src/sse.c ;;
 	ring)	echo src/ring.c ;;
 	fcgi)	echo src/fcgi.c src/fcgi_mgmt.c ;;
