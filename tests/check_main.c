@@ -18,6 +18,8 @@ main(void)
 	srunner_add_suite(sr, loop_suite());
 	srunner_add_suite(sr, conn_suite());
 	srunner_add_suite(sr, cursor_suite());
+	srunner_add_suite(sr, session_suite());
+	srunner_add_suite(sr, signals_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -13,5 +13,7 @@ Suite *fcgi_suite(void);
 Suite *loop_suite(void);
 Suite *conn_suite(void);
 Suite *cursor_suite(void);
+Suite *session_suite(void);
+Suite *signals_suite(void);
 
 #endif
