@@ -149,8 +149,9 @@ signals_suite(void)
 
 	tc = tcase_create("Act");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, signal_is_acted_on_from_the_timer_after_the_batch,
-	    0, sizeof(signal_bits) / sizeof(signal_bits[0]));
+	tcase_add_loop_test(tc,
+	    signal_is_acted_on_from_the_timer_after_the_batch, 0,
+	    sizeof(signal_bits) / sizeof(signal_bits[0]));
 	tcase_add_test(tc, signals_of_one_batch_are_acted_on_together);
 	tcase_add_test(tc, sigusr2_is_taken_and_ignored);
 	tcase_add_test(tc, close_twice_is_harmless);
