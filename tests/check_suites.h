@@ -15,5 +15,7 @@ Suite *conn_suite(void);
 Suite *cursor_suite(void);
 Suite *source_suite(void);
 Suite *reader_suite(void);
+Suite *session_suite(void);
+Suite *signals_suite(void);
 
 #endif
