@@ -17,5 +17,6 @@ Suite *source_suite(void);
 Suite *reader_suite(void);
 Suite *session_suite(void);
 Suite *signals_suite(void);
+Suite *id_suite(void);
 
 #endif

@@ -1,0 +1,140 @@
+/* id.c - event ids that name their file: OFFSET.TAG, TAG the FNV-1a 32-bit
+ * hash of the file's first min(OFFSET, 4096) bytes. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "id.h"
+
+#define FNV_PRIME	0x01000193u
+
+uint32_t
+id_fnv1a(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n-- > 0) {
+		h ^= *b++;
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+size_t
+id_format(char *dst, uint64_t offset, uint32_t tag)
+{
+	int n = snprintf(dst, ID_TEXT_MAX, "%llu.%08x",
+	    (unsigned long long)offset, (unsigned)tag);
+
+	return n > 0 && n < ID_TEXT_MAX ? (size_t)n : 0;
+}
+
+/* Parses the decimal offset at *s; moves *s past it. -1 when it is not
+ * one. */
+static int
+parse_offset(const char **s, uint64_t *offset)
+{
+	const char *p = *s;
+	uint64_t v = 0;
+
+	if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' && p[1] <= '9'))
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (ID_OFFSET_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*s = p;
+	*offset = v;
+	return 0;
+}
+
+enum id_kind
+id_parse(const char *s, uint64_t *offset, uint32_t *tag)
+{
+	uint32_t t = 0;
+	int i;
+
+	if (s == NULL || parse_offset(&s, offset) < 0)
+		return ID_NONE;
+	if (*s == '\0')
+		return ID_BARE;
+	if (*s++ != '.')
+		return ID_NONE;
+	for (i = 0; i < 8; i++, s++) {
+		if (*s >= '0' && *s <= '9')
+			t = t << 4 | (uint32_t)(*s - '0');
+		else if (*s >= 'a' && *s <= 'f')
+			t = t << 4 | (uint32_t)(*s - 'a' + 10);
+		else
+			return ID_NONE;
+	}
+	if (*s != '\0')
+		return ID_NONE;
+	*tag = t;
+	return ID_TAGGED;
+}
+
+/* Reads exactly n bytes at off: -1 on an error, or on EOF first (EIO). */
+static int
+read_all(id_read_fn read_at, void *ctx, void *buf, size_t n, off_t off)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read_at(ctx, (char *)buf + got, n - got,
+		    off + (off_t)got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int
+id_tag(id_read_fn read_at, void *ctx, uint64_t offset, uint32_t *tag)
+{
+	unsigned char buf[ID_TAG_SPAN];
+	size_t n = offset < ID_TAG_SPAN ? (size_t)offset : ID_TAG_SPAN;
+
+	if (read_all(read_at, ctx, buf, n, 0) < 0)
+		return -1;
+	*tag = id_fnv1a(ID_TAG_EMPTY, buf, n);
+	return 0;
+}
+
+int
+id_resumes(id_read_fn read_at, void *ctx, off_t size, uint64_t offset,
+    uint32_t tag, int check_tag)
+{
+	uint32_t got;
+	char before;
+
+	if (offset == 0)
+		return !check_tag || tag == ID_TAG_EMPTY;
+	if (size < 0 || offset > (uint64_t)size)
+		return 0;
+	if (read_all(read_at, ctx, &before, 1, (off_t)offset - 1) < 0)
+		return -1;
+	if (before != '\n')
+		return 0;
+	if (!check_tag)
+		return 1;
+	if (id_tag(read_at, ctx, offset, &got) < 0)
+		return -1;
+	return got == tag;
+}
+
+ssize_t
+id_pread(void *ctx, void *buf, size_t n, off_t off)
+{
+	return pread(*(const int *)ctx, buf, n, off);
+}

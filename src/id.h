@@ -1,0 +1,55 @@
+/* id.h - event ids that name their file: OFFSET.TAG, TAG the FNV-1a 32-bit
+ * hash of the file's first min(OFFSET, 4096) bytes. Writing, parsing, and
+ * checking an id against a file, at a cost that does not grow with it.
+ *
+ * Groundwork of issue 11 (the contract's "Ids and resumption"): not yet
+ * what the streams send. */
+#ifndef SSE_TAIL_ID_H
+#define SSE_TAIL_ID_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ID_TAG_SPAN	4096		/* bytes a tag covers at most */
+#define ID_TAG_EMPTY	0x811c9dc5u	/* the tag of zero bytes */
+#define ID_OFFSET_MAX	(((uint64_t)1 << 62) - 1)
+#define ID_TEXT_MAX	30		/* "OFFSET.TAG" and its NUL */
+
+/* FNV-1a 32: h is ID_TAG_EMPTY to start, or a previous result to go on. */
+uint32_t id_fnv1a(uint32_t h, const void *p, size_t n);
+
+/* Writes "OFFSET.TAG" (TAG 8 lowercase hex digits) and a NUL; returns
+ * the length without it. dst holds ID_TEXT_MAX bytes. */
+size_t id_format(char *dst, uint64_t offset, uint32_t tag);
+
+enum id_kind {
+	ID_NONE,	/* absent or not an id: treated as absent */
+	ID_BARE,	/* a decimal offset, from a client of an older version */
+	ID_TAGGED	/* OFFSET.TAG */
+};
+
+/* Parses a Last-Event-ID. OFFSET is decimal, at most ID_OFFSET_MAX, with
+ * no sign, space or leading zero (but "0"); TAG exactly 8 lowercase hex
+ * digits. Sets *offset, and *tag for ID_TAGGED. */
+enum id_kind id_parse(const char *s, uint64_t *offset, uint32_t *tag);
+
+/* Reads n bytes at off into buf, as pread does; the tests count them. */
+typedef ssize_t (*id_read_fn)(void *ctx, void *buf, size_t n, off_t off);
+
+/* Whether a file (read through read_at) can be resumed at offset: offset
+ * is 0, or at most size and just past a '\n', and (with check_tag) its
+ * first min(offset, ID_TAG_SPAN) bytes hash to tag. Reads at most
+ * ID_TAG_SPAN bytes and the one before offset. 1 yes, 0 no, -1 on a read
+ * error (errno). */
+int id_resumes(id_read_fn read_at, void *ctx, off_t size, uint64_t offset,
+    uint32_t tag, int check_tag);
+
+/* The tag of a file at offset (its first min(offset, ID_TAG_SPAN) bytes),
+ * in *tag. 0, or -1 on a read error or a short file (errno). */
+int id_tag(id_read_fn read_at, void *ctx, uint64_t offset, uint32_t *tag);
+
+/* pread on the file descriptor ctx points at: the id_read_fn of a file. */
+ssize_t id_pread(void *ctx, void *buf, size_t n, off_t off);
+
+#endif
