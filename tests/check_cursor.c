@@ -10,6 +10,7 @@
 #include "cursor.h"
 #include "sse.h"
 #include "check_suites.h"
+#include "check_util.h"
 
 static char dir[64], path[128], rotated[128];
 static struct follow_watch w;
@@ -28,12 +29,7 @@ setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/log", dir);
 	snprintf(rotated, sizeof(rotated), "%s/log.1", dir);
-	memset(&st, 0, sizeof(st));
-	strcpy(st.name, "t");
-	st.path = path;
-	st.backlog = 2;
-	st.max_line = 1024;
-	st.buffer = 4096;
+	check_stream(&st, path);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.streams = &st;
 	cfg.nstreams = 1;
@@ -57,16 +53,6 @@ teardown(void)
 	unlink(path);
 	unlink(rotated);
 	rmdir(dir);
-}
-
-static void
-append(const char *p, const char *text)
-{
-	FILE *fp = fopen(p, "a");
-
-	ck_assert_ptr_nonnull(fp);
-	fputs(text, fp);
-	fclose(fp);
 }
 
 /* Runs cursor_file turns until it is at the end; appends what it made to
@@ -100,7 +86,7 @@ start_file(void)
 
 START_TEST(file_starts_backlog_lines_before_the_end)
 {
-	append(path, "one\ntwo\nthree\nfour\n");
+	check_append(path, "one\ntwo\nthree\nfour\n");
 	start_file();
 	ck_assert_int_eq(c.off, 8);
 	produce_all();
@@ -110,12 +96,12 @@ END_TEST
 
 START_TEST(file_request_lines_override_the_backlog)
 {
-	append(path, "one\ntwo\nthree\n");
+	check_append(path, "one\ntwo\nthree\n");
 	req.lines = 0;
 	start_file();
 	produce_all();
 	ck_assert_str_eq(got, "");
-	append(path, "four\n");
+	check_append(path, "four\n");
 	ck_assert_int_eq(follow_check(&f, &w), 1);
 	produce_all();
 	ck_assert_str_eq(got, "id: 19\ndata: four\n\n");
@@ -124,7 +110,7 @@ END_TEST
 
 START_TEST(file_resumes_at_last_event_id)
 {
-	append(path, "one\ntwo\nthree\n");
+	check_append(path, "one\ntwo\nthree\n");
 	req.last_id = 4;
 	start_file();
 	produce_all();
@@ -134,7 +120,7 @@ END_TEST
 
 START_TEST(file_resume_inside_a_line_is_a_gap_from_the_start)
 {
-	append(path, "one\ntwo\n");
+	check_append(path, "one\ntwo\n");
 	req.last_id = 5;
 	start_file();
 	produce_all();
@@ -145,12 +131,12 @@ END_TEST
 
 START_TEST(file_line_without_newline_waits)
 {
-	append(path, "one\ntw");
+	check_append(path, "one\ntw");
 	req.lines = 5;
 	start_file();
 	produce_all();
 	ck_assert_str_eq(got, "id: 4\ndata: one\n\n");
-	append(path, "o\n");
+	check_append(path, "o\n");
 	follow_check(&f, &w);
 	produce_all();
 	ck_assert_str_eq(got, "id: 4\ndata: one\n\nid: 8\ndata: two\n\n");
@@ -166,7 +152,7 @@ START_TEST(file_turn_stops_near_the_batch)
 	line[99] = '\n';
 	line[100] = '\0';
 	for (i = 0; i < 2000; i++)	/* 200 KB: several turns' worth */
-		append(path, line);
+		check_append(path, line);
 	req.last_id = 0;
 	start_file();
 	turns = produce_all();
@@ -180,13 +166,13 @@ END_TEST
  * line without a newline too, and only then the new one. */
 START_TEST(file_rotation_reads_the_old_file_to_its_end_first)
 {
-	append(path, "a\n");
+	check_append(path, "a\n");
 	req.lines = 5;
 	start_file();
 	produce_all();
-	append(path, "b\nc");
+	check_append(path, "b\nc");
 	ck_assert_int_eq(rename(path, rotated), 0);
-	append(path, "new\n");
+	check_append(path, "new\n");
 	ck_assert_int_eq(follow_check(&f, &w), 1);
 	produce_all();
 	ck_assert_str_eq(got, "id: 2\ndata: a\n\nid: 4\ndata: b\n\n"
@@ -199,7 +185,7 @@ START_TEST(file_truncation_restarts_at_zero_with_a_reset)
 {
 	FILE *fp;
 
-	append(path, "aaaa\nbbbb\n");
+	check_append(path, "aaaa\nbbbb\n");
 	req.lines = 5;
 	start_file();
 	produce_all();
@@ -220,7 +206,7 @@ START_TEST(file_missing_waits_and_then_starts_at_its_start)
 	ck_assert_ptr_null(c.gen);
 	produce_all();
 	ck_assert_str_eq(got, "");
-	append(path, "x\n");
+	check_append(path, "x\n");
 	ck_assert_int_eq(follow_check(&f, &w), 1);
 	produce_all();
 	ck_assert_str_eq(got, "id: 2\ndata: x\n\n");

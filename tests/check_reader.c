@@ -16,6 +16,7 @@
 
 #include "reader.h"
 #include "check_suites.h"
+#include "check_util.h"
 
 static char dir[64], sock[128];
 static struct loop l;
@@ -84,12 +85,7 @@ setup(void)
 	strcpy(dir, "/tmp/check_reader.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/s", dir);
-	memset(&st, 0, sizeof(st));
-	strcpy(st.name, "t");
-	st.path = "/nonexistent";
-	st.backlog = 2;
-	st.max_line = 1024;
-	st.buffer = 4096;
+	check_stream(&st, "/nonexistent");
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.streams = &st;
 	cfg.nstreams = 1;

@@ -14,6 +14,7 @@
 
 #include "session.h"
 #include "check_suites.h"
+#include "check_util.h"
 
 #define SLACK_MS	500	/* how late a timer may be on a busy machine */
 
@@ -34,13 +35,6 @@ static char got[65536];		/* the STDOUT content the peer read */
 static size_t got_len;
 static int ended, eof;		/* END_REQUEST read; EOF read */
 static struct loop_timer tick;	/* a turn never sleeps long */
-
-static void
-ticks(struct loop_timer *t, int64_t now, void *arg)
-{
-	(void)arg;
-	t->at = now + 20;
-}
 
 static void
 run(struct loop_task *t, void *arg)
@@ -84,16 +78,6 @@ closing(struct session *k, void *arg)
 	closings++;
 }
 
-static void
-append(const char *text)
-{
-	FILE *fp = fopen(path, "a");
-
-	ck_assert_ptr_nonnull(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
-
 /* A FastCGI session on a socketpair, request 1. */
 static struct session *
 connect_one(int *peer_fd)
@@ -117,7 +101,7 @@ setup(void)
 	strcpy(dir, "/tmp/check_session.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/log", dir);
-	append("one\ntwo\n");
+	check_append(path, "one\ntwo\n");
 	memset(&st_cfg, 0, sizeof(st_cfg));
 	strcpy(st_cfg.name, "t");
 	st_cfg.path = path;
@@ -142,7 +126,7 @@ setup(void)
 	ended = eof = 0;
 
 	ck_assert_int_eq(loop_init(&l, run, NULL), 0);
-	loop_timer_add(&l, &tick, ticks);
+	loop_timer_add(&l, &tick, check_ticks);
 	tick.at = loop_now() + 20;
 	memset(&w, 0, sizeof(w));
 	w.fw.fd = -1;		/* polled: source_check is called by hand */
@@ -292,7 +276,7 @@ START_TEST(new_lines_are_sent_when_the_source_wakes)
 {
 	session_stream(&ses, c, &req, st);
 	turn_until_got("data: two\n\n", 1000);
-	append("three\n");
+	check_append(path, "three\n");
 	source_check(st, NULL);
 	turn_until_got("id: 14\ndata: three\n\n", 1000);
 }
@@ -355,7 +339,7 @@ START_TEST(heartbeats_at_their_interval)
 	ck_assert_int_eq(ses.hb_timer.at, c->last_write + 1000);
 
 	/* An event written meanwhile: the next beat is 1 s after it. */
-	append("x\n");
+	check_append(path, "x\n");
 	source_check(st, NULL);
 	turn_until_got("data: x\n\n", 1000);
 	prev = c->last_write;

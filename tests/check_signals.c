@@ -9,19 +9,13 @@
 
 #include "signals.h"
 #include "check_suites.h"
+#include "check_util.h"
 
 static struct loop l;
 static struct signals g;
 static sigset_t oldmask;
 static unsigned acted, acts;	/* the bits of the last act, and how many */
 static struct loop_timer tick;	/* a turn never sleeps long */
-
-static void
-ticks(struct loop_timer *t, int64_t now, void *arg)
-{
-	(void)arg;
-	t->at = now + 20;
-}
 
 static void
 no_turns(struct loop_task *t, void *arg)
@@ -45,7 +39,7 @@ setup(void)
 	acted = acts = 0;
 	ck_assert_int_eq(loop_init(&l, no_turns, NULL), 0);
 	ck_assert_int_eq(signals_open(&g, &l, on_signals, &g), 0);
-	loop_timer_add(&l, &tick, ticks);
+	loop_timer_add(&l, &tick, check_ticks);
 	tick.at = loop_now() + 20;
 }
 

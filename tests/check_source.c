@@ -13,6 +13,7 @@
 #include "source.h"
 #include "watch.h"
 #include "check_suites.h"
+#include "check_util.h"
 
 static char dir[64], path[128];
 static struct loop l;
@@ -43,12 +44,7 @@ setup(void)
 	strcpy(dir, "/tmp/check_source.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/log", dir);
-	memset(&st, 0, sizeof(st));
-	strcpy(st.name, "t");
-	st.path = path;
-	st.backlog = 2;
-	st.max_line = 1024;
-	st.buffer = 4096;
+	check_stream(&st, path);
 	ck_assert_int_eq(loop_init(&l, no_turns, &wakes), 0);
 	fw.fd = -1;
 	wakes = 0;
@@ -67,21 +63,11 @@ teardown(void)
 	rmdir(dir);
 }
 
-static void
-append(const char *text)
-{
-	FILE *fp = fopen(path, "a");
-
-	ck_assert_ptr_nonnull(fp);
-	fputs(text, fp);
-	fclose(fp);
-}
-
 /* --- File --- */
 
 START_TEST(file_is_not_opened_until_its_first_subscriber)
 {
-	append("one\n");
+	check_append(path, "one\n");
 	ck_assert(!src->active);
 	ck_assert(!source_needs_poll(src));
 	ck_assert_int_eq(source_open(src), 0);
@@ -95,7 +81,7 @@ END_TEST
 
 START_TEST(file_is_followed_until_its_last_subscriber_leaves)
 {
-	append("one\n");
+	check_append(path, "one\n");
 	ck_assert_int_eq(source_open(src), 0);
 	src->nclients = 2;
 	source_release(src);
@@ -116,11 +102,11 @@ END_TEST
 
 START_TEST(file_growth_wakes_the_subscribers_at_a_check)
 {
-	append("one\n");
+	check_append(path, "one\n");
 	ck_assert_int_eq(source_open(src), 0);
 	source_check(src, &wakes);
 	ck_assert_int_eq(wakes, 0);
-	append("two\n");
+	check_append(path, "two\n");
 	source_check(src, &wakes);
 	ck_assert_int_eq(wakes, 1);
 }
@@ -217,10 +203,10 @@ START_TEST(watch_inotify_event_wakes_the_file_source)
 	streams[0] = src;
 	w.streams = streams;
 	w.nstreams = 1;
-	append("one\n");
+	check_append(path, "one\n");
 	ck_assert_int_eq(source_open(src), 0);
 	ck_assert(!source_needs_poll(src));
-	append("two\n");
+	check_append(path, "two\n");
 	while (wakes == 0)
 		ck_assert_int_eq(loop_turn(&l), 0);
 	ck_assert_int_eq(wakes, 1);
@@ -243,7 +229,7 @@ START_TEST(watch_check_schedules_a_poll_for_a_polled_source)
 	watch_init(&w, &l);
 	unsetenv("SSE_TAIL_POLL");
 	w.poll.at = -1;
-	append("one\n");
+	check_append(path, "one\n");
 	ck_assert_int_eq(source_open(src), 0);
 	watch_check(&w, src, &wakes);
 	ck_assert_int_ge(w.poll.at, before + FOLLOW_POLL_MS);
