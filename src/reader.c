@@ -20,14 +20,13 @@
 #include "reader.h"
 
 #define REPLIES_MAX	4096	/* management answers written at once */
-#define now_ms loop_now
 
 /* A peer's protocol errors are logged, but at most a line a second: a
  * hostile local user must not fill the error log. */
 static void __attribute__((format(printf, 2, 3)))
 notice(struct reader *s, const char *fmt, ...)
 {
-	int64_t now = now_ms();
+	int64_t now = loop_now();
 	char what[256];
 	va_list ap;
 
@@ -68,7 +67,7 @@ static void
 reading_start(struct reader *s, struct session *c)
 {
 	c->conn.reading = 1;
-	c->deadline = now_ms() + REQUEST_MS;
+	c->deadline = loop_now() + REQUEST_MS;
 	loop_timer_soon(&s->reading_timer, c->deadline);
 	TAILQ_INSERT_TAIL(&s->reading, c, rd_link);
 	s->nreading++;
@@ -182,8 +181,8 @@ conn_feed(struct reader *s, struct session *c, const unsigned char *p, size_t n)
 	return c->conn.gone ? -1 : 0;
 }
 
-/* Reads what the web server sent, DRAIN_READS reads at most a turn so that
- * one peer cannot hold the loop. Until the response is over it goes
+/* Reads what the web server sent, CONN_DRAIN_READS reads at most a turn,
+ * so that one peer cannot hold the loop. Until the response is over it goes
  * through the reader; then it is only drained. EOF means the web server
  * closed the connection: its client went away. Returns -1 when the
  * connection must be closed. */
@@ -252,7 +251,7 @@ accept_ready(struct loop_fd *h, uint32_t events, void *arg)
 			/* EMFILE and the like: wait, and keep serving. */
 			notice(s, "accept: %s", strerror(errno));
 			listen_set(s, 0);
-			s->accept_timer.at = now_ms() + ACCEPT_BACKOFF_MS;
+			s->accept_timer.at = loop_now() + ACCEPT_BACKOFF_MS;
 			return;
 		}
 		if (!front_addr_allowed(&s->peers, &peer)) {

@@ -14,7 +14,6 @@
 #include "log.h"
 #include "session.h"
 
-#define now_ms loop_now
 
 static void session_linger(struct sessions *s, struct session *c);
 
@@ -49,14 +48,14 @@ int
 session_write(struct sessions *s, struct session *c, const struct iovec *iov,
     int n, int raw)
 {
-	touch(c, now_ms());
+	touch(c, loop_now());
 	return conn_write(&c->conn, s->loop, iov, n, raw);
 }
 
 static int
 session_write1(struct sessions *s, struct session *c, const char *p, size_t len)
 {
-	touch(c, now_ms());
+	touch(c, loop_now());
 	return conn_write1(&c->conn, s->loop, p, len);
 }
 
@@ -72,7 +71,7 @@ session_end(struct sessions *s, struct session *c)
 		return;
 	}
 	if (c->conn.fcgi)
-		touch(c, now_ms());	/* END_REQUEST is output */
+		touch(c, loop_now());	/* END_REQUEST is output */
 	if (conn_end(&c->conn, s->loop) == 0 && c->conn.fcgi &&
 	    c->rd.keep_conn && !s->stopping) {
 		s->kept(c, s->arg);
@@ -221,7 +220,7 @@ session_linger(struct sessions *s, struct session *c)
 		return;
 	}
 	c->conn.lingering = 1;
-	c->last_write = now_ms();
+	c->last_write = loop_now();
 	TAILQ_INSERT_TAIL(&s->linger, c, hb_link);
 	loop_timer_soon(&s->linger_timer, c->last_write + SESSION_LINGER_MS);
 }
@@ -266,7 +265,7 @@ session_stream(struct sessions *s, struct session *c, const struct req *req,
 	st->nclients++;
 	s->nclients++;
 	TAILQ_INSERT_TAIL(&st->subs, c, hb_link);
-	loop_timer_soon(&s->hb_timer, now_ms() + (int64_t)st->cfg->heartbeat *
+	loop_timer_soon(&s->hb_timer, loop_now() + (int64_t)st->cfg->heartbeat *
 	    1000);
 	if (st->is_pipe)
 		cursor_start_pipe(&c->cur, &st->pipe.ring, st->cfg, req);

@@ -56,7 +56,6 @@ struct srv {
 
 static void client_event(struct loop_fd *h, uint32_t events, void *arg);
 
-#define now_ms loop_now
 
 /* Answers a decided request on c. */
 static void
@@ -168,7 +167,7 @@ begin_stop(struct srv *s)
 	size_t i;
 
 	s->stopping = s->ses.stopping = 1;
-	s->stop_deadline = now_ms() + STOP_GRACE_MS;
+	s->stop_deadline = loop_now() + STOP_GRACE_MS;
 	s->stop_timer.at = s->stop_deadline;
 	reader_stop(&s->rdr);
 	for (i = 0; i < s->cfg->nstreams; i++)
@@ -332,7 +331,7 @@ static int
 run(struct srv *s, int once)
 {
 	for (;;) {
-		int64_t now = now_ms();
+		int64_t now = loop_now();
 
 		if (s->stopping && (s->ses.nconns == 0 || now >= s->stop_deadline ||
 		    once))
