@@ -334,6 +334,7 @@ async function main() {
     check(look.color !== look.reset, 'a rotation looks like a reset: colour ' + look.color);
     eq(look.border, 'dotted', 'the rotated separator\'s border');
     eq((await visible(p)).length, want.length - 2, 'lines shown');
+    eq(await p.textContent('#count'), `${want.length - 2} lines`, 'the count, separators not counted');
     check(!p.jsErrors, 'page errors: ' + p.jsErrors);
     await p.screenshot({ path: path.join(OUT, 'viewer-rotated.png') });
     await p.close();
