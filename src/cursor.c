@@ -376,6 +376,9 @@ cursor_start_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 		if (g != NULL) {
 			set_gen(c, g);
 			c->off = (off_t)pos.offset;
+			/* The head the tag was checked against: follow_check
+			 * compares it to tell a regrown file. */
+			follow_gen_head(g, pos.offset);
 			c->tag = req->id_kind == ID_TAGGED ? pos.tag :
 			    follow_gen_tag(g, pos.offset);
 			pos.tag = c->tag;

@@ -479,6 +479,29 @@ START_TEST(file_regrown_past_the_offset_is_a_reset)
 }
 END_TEST
 
+/* The same for a client that resumed by its id, at the end, and was given
+ * no line since: the follower must know the first bytes its tag was made
+ * of, or the regrown file is read on from the old offset. */
+START_TEST(file_regrown_past_a_resumed_offset_is_a_reset)
+{
+	const char *old = "aaaa\nbbbb\n", *new = "xxxx\nyyyy\nzzzz\n";
+	char want[256] = RESET_TRUNC;
+
+	check_append(path, old);
+	resume_at(old, 10);
+	start_file();
+	produce_all();
+	ck_assert_str_eq(got, "");
+	write_whole(path, new);
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	produce_all();
+	ev(want, new, 5, "xxxx");
+	ev(want, new, 10, "yyyy");
+	ev(want, new, 15, "zzzz");
+	ck_assert_str_eq(got, want);
+}
+END_TEST
+
 START_TEST(file_missing_waits_and_then_starts_at_its_start)
 {
 	char want[256] = "";
@@ -666,6 +689,7 @@ cursor_suite(void)
 	tcase_add_test(tc, file_copytruncate_continues_in_the_copy);
 	tcase_add_test(tc, file_truncation_restarts_at_zero_with_a_reset);
 	tcase_add_test(tc, file_regrown_past_the_offset_is_a_reset);
+	tcase_add_test(tc, file_regrown_past_a_resumed_offset_is_a_reset);
 	tcase_add_test(tc, file_missing_waits_and_then_starts_at_its_start);
 	tcase_add_test(tc, file_resume_near_the_end_of_1_gb);
 	suite_add_tcase(s, tc);
