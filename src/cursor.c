@@ -382,7 +382,8 @@ cursor_start_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 			c->tag = req->id_kind == ID_TAGGED ? pos.tag :
 			    follow_gen_tag(g, pos.offset);
 			pos.tag = c->tag;
-		}
+		} else
+			pos.tag = ID_TAG_EMPTY;	/* a bare 0: no tag given */
 		*start = pos;
 		break;
 	case 1:

@@ -519,6 +519,20 @@ START_TEST(file_missing_waits_and_then_starts_at_its_start)
 }
 END_TEST
 
+/* A bare 0 (a client of an older version) while there is no file yet: the
+ * preamble's id is the canonical one, 0.811c9dc5, which resumes there;
+ * not 0 with no tag, which would be a gap at the next reconnect. */
+START_TEST(file_missing_bare_0_starts_at_the_tag_of_nothing)
+{
+	req.id_kind = ID_BARE;
+	req.last_id.offset = 0;
+	start_file();
+	ck_assert_ptr_null(c.gen);
+	ck_assert(start.offset == 0);
+	ck_assert_uint_eq(start.tag, ID_TAG_EMPTY);
+}
+END_TEST
+
 /* A resume into a 1 GB file (sparse: it costs no disk) is found at its
  * end at once: the check reads the first 4096 bytes and one more. */
 START_TEST(file_resume_near_the_end_of_1_gb)
@@ -691,6 +705,7 @@ cursor_suite(void)
 	tcase_add_test(tc, file_regrown_past_the_offset_is_a_reset);
 	tcase_add_test(tc, file_regrown_past_a_resumed_offset_is_a_reset);
 	tcase_add_test(tc, file_missing_waits_and_then_starts_at_its_start);
+	tcase_add_test(tc, file_missing_bare_0_starts_at_the_tag_of_nothing);
 	tcase_add_test(tc, file_resume_near_the_end_of_1_gb);
 	suite_add_tcase(s, tc);
 
