@@ -163,16 +163,19 @@ find_resume(struct follow *f, struct follow_watch *w,
 		files[0].ctx = &cur->fd;
 		files[0].size = sb.st_size;
 	}
-	set.n = 0;
-	if (kind == ID_TAGGED && pos->offset > 0)
-		rotated_open(&set, cfg->rotated, have_cur ? &sb : NULL,
-		    cfg->name);
+	/* The current file first: the common reconnect opens nothing. */
+	if ((at = id_choose(files, 1, kind, pos->offset, pos->tag)) == 0 ||
+	    kind != ID_TAGGED || pos->offset == 0)
+		return at;
+	rotated_open(&set, cfg->rotated, have_cur ? &sb : NULL, cfg->name);
 	for (i = 0; i < set.n; i++) {
 		files[1 + i].read_at = id_pread;
 		files[1 + i].ctx = &set.fd[i];
 		files[1 + i].size = set.size[i];
 	}
-	at = id_choose(files, 1 + set.n, kind, pos->offset, pos->tag);
+	if ((at = id_choose(files + 1, set.n, kind, pos->offset,
+	    pos->tag)) >= 0)
+		at++;
 	if (at <= 0) {
 		rotated_close_from(&set, 0);
 		return at;

@@ -2,6 +2,7 @@
  * it starts in a file and in a pipe's ring, and what it produces within a
  * turn's budget, through rotation and truncation, on files in a temporary
  * directory (followed by polling) and on rings built here. */
+#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include <fcntl.h>
@@ -399,6 +400,34 @@ START_TEST(file_resume_through_a_glob_goes_by_modification_time)
 }
 END_TEST
 
+/* A resume that the current file holds (every reconnect) opens no
+ * predecessor: with a glob on a large directory that was a readdir for
+ * every request, stalling every client. */
+START_TEST(file_resume_in_the_current_file_opens_no_predecessor)
+{
+	const char *C = "one\ntwo\n";
+	char ev_buf[4096];
+	int ifd;
+
+	check_append(path, C);
+	write_whole(rotated, "old\n");
+	ifd = inotify_init1(IN_NONBLOCK);
+	ck_assert_int_ge(ifd, 0);
+	ck_assert_int_ge(inotify_add_watch(ifd, rotated, IN_OPEN), 0);
+	resume_at(C, 4);
+	start_file();
+	ck_assert(c.off == 4 && c.gen == f.cur);
+	ck_assert_int_lt(read(ifd, ev_buf, sizeof(ev_buf)), 0);
+	/* The same look with an id only PATH.1 holds does open it. */
+	cursor_drop(&c, &f, &w);
+	resume_at("old\n", 4);
+	cursor_start_file(&c, &f, &w, &st, &req, &start);
+	ck_assert(c.gen != NULL && c.gen->detached);
+	ck_assert_int_gt(read(ifd, ev_buf, sizeof(ev_buf)), 0);
+	close(ifd);
+}
+END_TEST
+
 START_TEST(file_resume_at_0_starts_the_current_file_only)
 {
 	const char *cur = "c\n";
@@ -699,6 +728,7 @@ cursor_suite(void)
 	tcase_add_test(tc, file_resume_continues_in_the_renamed_file);
 	tcase_add_test(tc, file_resume_goes_through_every_newer_predecessor);
 	tcase_add_test(tc, file_resume_through_a_glob_goes_by_modification_time);
+	tcase_add_test(tc, file_resume_in_the_current_file_opens_no_predecessor);
 	tcase_add_test(tc, file_resume_at_0_starts_the_current_file_only);
 	tcase_add_test(tc, file_copytruncate_continues_in_the_copy);
 	tcase_add_test(tc, file_truncation_restarts_at_zero_with_a_reset);
