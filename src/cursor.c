@@ -186,8 +186,8 @@ find_resume(struct follow *f, struct follow_watch *w,
 	if ((succ = cur) != NULL)
 		follow_gen_get(succ);
 	for (i = 0; i < set.n; i++) {
-		if ((g = follow_gen_detached(set.fd[i], set.size[i], succ)) ==
-		    NULL) {
+		if ((g = follow_gen_detached(f, w, set.fd[i], set.size[i],
+		    succ)) == NULL) {
 			log_msg("stream %s: calloc: %s", cfg->name,
 			    strerror(ENOMEM));
 			while (++i < set.n)

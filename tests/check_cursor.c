@@ -428,6 +428,31 @@ START_TEST(file_resume_in_the_current_file_opens_no_predecessor)
 }
 END_TEST
 
+/* Clients resuming in the same predecessors hold its descriptor once:
+ * many of them, resuming into the oldest of 16, do not hold 16 each. */
+START_TEST(file_resumes_in_the_same_predecessor_share_it)
+{
+	const char *old = "aaaa\nbbbb\n";
+	struct cursor c2;
+	struct id_pos start2;
+	struct follow_gen *g;
+
+	check_append(path, "new\n");
+	write_whole(rotated, old);
+	resume_at(old, 5);
+	start_file();
+	ck_assert(c.gen != NULL && c.gen->detached);
+	memset(&c2, 0, sizeof(c2));
+	cursor_start_file(&c2, &f, &w, &st, &req, &start2);
+	ck_assert_ptr_eq(c2.gen, c.gen);
+	g = c.gen;
+	ck_assert_int_eq(g->refs, 2);
+	ck_assert_int_eq(f.cur->refs, 2);	/* current, and g's */
+	cursor_drop(&c2, &f, &w);
+	ck_assert_int_eq(g->refs, 1);
+}
+END_TEST
+
 START_TEST(file_resume_at_0_starts_the_current_file_only)
 {
 	const char *cur = "c\n";
@@ -729,6 +754,7 @@ cursor_suite(void)
 	tcase_add_test(tc, file_resume_goes_through_every_newer_predecessor);
 	tcase_add_test(tc, file_resume_through_a_glob_goes_by_modification_time);
 	tcase_add_test(tc, file_resume_in_the_current_file_opens_no_predecessor);
+	tcase_add_test(tc, file_resumes_in_the_same_predecessor_share_it);
 	tcase_add_test(tc, file_resume_at_0_starts_the_current_file_only);
 	tcase_add_test(tc, file_copytruncate_continues_in_the_copy);
 	tcase_add_test(tc, file_truncation_restarts_at_zero_with_a_reset);
