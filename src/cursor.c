@@ -163,16 +163,19 @@ find_resume(struct follow *f, struct follow_watch *w,
 		files[0].ctx = &cur->fd;
 		files[0].size = sb.st_size;
 	}
-	set.n = 0;
-	if (kind == ID_TAGGED && pos->offset > 0)
-		rotated_open(&set, cfg->rotated, have_cur ? &sb : NULL,
-		    cfg->name);
+	/* The current file first: the common reconnect opens nothing. */
+	if ((at = id_choose(files, 1, kind, pos->offset, pos->tag)) == 0 ||
+	    kind != ID_TAGGED || pos->offset == 0)
+		return at;
+	rotated_open(&set, cfg->rotated, have_cur ? &sb : NULL, cfg->name);
 	for (i = 0; i < set.n; i++) {
 		files[1 + i].read_at = id_pread;
 		files[1 + i].ctx = &set.fd[i];
 		files[1 + i].size = set.size[i];
 	}
-	at = id_choose(files, 1 + set.n, kind, pos->offset, pos->tag);
+	if ((at = id_choose(files + 1, set.n, kind, pos->offset,
+	    pos->tag)) >= 0)
+		at++;
 	if (at <= 0) {
 		rotated_close_from(&set, 0);
 		return at;
@@ -183,8 +186,8 @@ find_resume(struct follow *f, struct follow_watch *w,
 	if ((succ = cur) != NULL)
 		follow_gen_get(succ);
 	for (i = 0; i < set.n; i++) {
-		if ((g = follow_gen_detached(set.fd[i], set.size[i], succ)) ==
-		    NULL) {
+		if ((g = follow_gen_detached(f, w, set.fd[i], set.size[i],
+		    succ)) == NULL) {
 			log_msg("stream %s: calloc: %s", cfg->name,
 			    strerror(ENOMEM));
 			while (++i < set.n)
@@ -376,10 +379,14 @@ cursor_start_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 		if (g != NULL) {
 			set_gen(c, g);
 			c->off = (off_t)pos.offset;
+			/* The head the tag was checked against: follow_check
+			 * compares it to tell a regrown file. */
+			follow_gen_head(g, pos.offset);
 			c->tag = req->id_kind == ID_TAGGED ? pos.tag :
 			    follow_gen_tag(g, pos.offset);
 			pos.tag = c->tag;
-		}
+		} else
+			pos.tag = ID_TAG_EMPTY;	/* a bare 0: no tag given */
 		*start = pos;
 		break;
 	case 1:

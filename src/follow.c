@@ -303,7 +303,8 @@ follow_gen_put(struct follow *f, struct follow_watch *w, struct follow_gen *g)
 	while (g != NULL && --g->refs == 0) {
 		struct follow_gen **pp, *succ = g->succ;
 
-		for (pp = &f->gens; *pp != NULL; pp = &(*pp)->next)
+		for (pp = g->detached ? &f->detached : &f->gens; *pp != NULL;
+		    pp = &(*pp)->next)
 			if (*pp == g) {
 				*pp = g->next;
 				break;
@@ -348,20 +349,37 @@ follow_backlog_start(const struct follow_gen *g, int lines)
 }
 
 struct follow_gen *
-follow_gen_detached(int fd, off_t size, struct follow_gen *succ)
+follow_gen_detached(struct follow *f, struct follow_watch *w, int fd,
+    off_t size, struct follow_gen *succ)
 {
 	struct follow_gen *g;
+	struct stat sb;
+	int known = fstat(fd, &sb) == 0;
 
+	for (g = f->detached; known && g != NULL; g = g->next)
+		if (g->dev == sb.st_dev && g->ino == sb.st_ino &&
+		    g->succ == succ) {
+			close(fd);
+			follow_gen_put(f, w, succ);	/* g holds one */
+			follow_gen_get(g);
+			return g;
+		}
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
 		close(fd);
 		return NULL;
 	}
 	g->fd = fd;
+	if (known) {
+		g->dev = sb.st_dev;
+		g->ino = sb.st_ino;
+	}
 	g->size = size;
 	g->wd = -1;
 	g->refs = 1;
 	g->detached = 1;
 	g->succ = succ;
+	g->next = f->detached;
+	f->detached = g;
 	return g;
 }
 

@@ -46,6 +46,9 @@ struct follow {
 	struct follow_gen *last;	/* the newest generation, current or
 					 * not: the next one is its successor */
 	struct follow_gen *gens;	/* every open generation, cur among them */
+	struct follow_gen *detached;	/* the detached ones, which clients
+					 * with the same file and successor
+					 * share */
 	int wd_dir;		/* watch on path's directory, -1 for none */
 	int polled;		/* no inotify for this path: poll it */
 	int error;		/* errno of the last failed open of a new file
@@ -112,10 +115,14 @@ off_t follow_backlog_start(const struct follow_gen *g, int lines);
 /* A predecessor's generation, detached (see follow_gen): fd (its size
  * bytes long) is its from now on, and succ (NULL: none) comes after it,
  * the caller's reference on succ passing to it. It has one reference,
- * the caller's. NULL on ENOMEM: fd is closed, the reference on succ is
- * still the caller's. */
-struct follow_gen *follow_gen_detached(int fd, off_t size,
-    struct follow_gen *succ);
+ * the caller's. When f holds one of the same file with the same
+ * successor already, that one is returned with a reference more for the
+ * caller: fd is closed and the caller's reference on succ dropped (so
+ * that clients resuming in the same files hold their descriptors once).
+ * NULL on ENOMEM: fd is closed, the reference on succ is still the
+ * caller's. */
+struct follow_gen *follow_gen_detached(struct follow *f,
+    struct follow_watch *w, int fd, off_t size, struct follow_gen *succ);
 
 /* Reads the head of g up to upto bytes (at most ID_TAG_SPAN), once:
  * afterwards g->head holds g->head_len bytes, fewer when the file is

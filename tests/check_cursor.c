@@ -2,6 +2,7 @@
  * it starts in a file and in a pipe's ring, and what it produces within a
  * turn's budget, through rotation and truncation, on files in a temporary
  * directory (followed by polling) and on rings built here. */
+#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include <fcntl.h>
@@ -399,6 +400,59 @@ START_TEST(file_resume_through_a_glob_goes_by_modification_time)
 }
 END_TEST
 
+/* A resume that the current file holds (every reconnect) opens no
+ * predecessor: with a glob on a large directory that was a readdir for
+ * every request, stalling every client. */
+START_TEST(file_resume_in_the_current_file_opens_no_predecessor)
+{
+	const char *C = "one\ntwo\n";
+	char ev_buf[4096];
+	int ifd;
+
+	check_append(path, C);
+	write_whole(rotated, "old\n");
+	ifd = inotify_init1(IN_NONBLOCK);
+	ck_assert_int_ge(ifd, 0);
+	ck_assert_int_ge(inotify_add_watch(ifd, rotated, IN_OPEN), 0);
+	resume_at(C, 4);
+	start_file();
+	ck_assert(c.off == 4 && c.gen == f.cur);
+	ck_assert_int_lt(read(ifd, ev_buf, sizeof(ev_buf)), 0);
+	/* The same look with an id only PATH.1 holds does open it. */
+	cursor_drop(&c, &f, &w);
+	resume_at("old\n", 4);
+	cursor_start_file(&c, &f, &w, &st, &req, &start);
+	ck_assert(c.gen != NULL && c.gen->detached);
+	ck_assert_int_gt(read(ifd, ev_buf, sizeof(ev_buf)), 0);
+	close(ifd);
+}
+END_TEST
+
+/* Clients resuming in the same predecessors hold its descriptor once:
+ * many of them, resuming into the oldest of 16, do not hold 16 each. */
+START_TEST(file_resumes_in_the_same_predecessor_share_it)
+{
+	const char *old = "aaaa\nbbbb\n";
+	struct cursor c2;
+	struct id_pos start2;
+	struct follow_gen *g;
+
+	check_append(path, "new\n");
+	write_whole(rotated, old);
+	resume_at(old, 5);
+	start_file();
+	ck_assert(c.gen != NULL && c.gen->detached);
+	memset(&c2, 0, sizeof(c2));
+	cursor_start_file(&c2, &f, &w, &st, &req, &start2);
+	ck_assert_ptr_eq(c2.gen, c.gen);
+	g = c.gen;
+	ck_assert_int_eq(g->refs, 2);
+	ck_assert_int_eq(f.cur->refs, 2);	/* current, and g's */
+	cursor_drop(&c2, &f, &w);
+	ck_assert_int_eq(g->refs, 1);
+}
+END_TEST
+
 START_TEST(file_resume_at_0_starts_the_current_file_only)
 {
 	const char *cur = "c\n";
@@ -479,6 +533,29 @@ START_TEST(file_regrown_past_the_offset_is_a_reset)
 }
 END_TEST
 
+/* The same for a client that resumed by its id, at the end, and was given
+ * no line since: the follower must know the first bytes its tag was made
+ * of, or the regrown file is read on from the old offset. */
+START_TEST(file_regrown_past_a_resumed_offset_is_a_reset)
+{
+	const char *old = "aaaa\nbbbb\n", *new = "xxxx\nyyyy\nzzzz\n";
+	char want[256] = RESET_TRUNC;
+
+	check_append(path, old);
+	resume_at(old, 10);
+	start_file();
+	produce_all();
+	ck_assert_str_eq(got, "");
+	write_whole(path, new);
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	produce_all();
+	ev(want, new, 5, "xxxx");
+	ev(want, new, 10, "yyyy");
+	ev(want, new, 15, "zzzz");
+	ck_assert_str_eq(got, want);
+}
+END_TEST
+
 START_TEST(file_missing_waits_and_then_starts_at_its_start)
 {
 	char want[256] = "";
@@ -493,6 +570,20 @@ START_TEST(file_missing_waits_and_then_starts_at_its_start)
 	produce_all();
 	ev(want, "x\n", 2, "x");
 	ck_assert_str_eq(got, want);
+}
+END_TEST
+
+/* A bare 0 (a client of an older version) while there is no file yet: the
+ * preamble's id is the canonical one, 0.811c9dc5, which resumes there;
+ * not 0 with no tag, which would be a gap at the next reconnect. */
+START_TEST(file_missing_bare_0_starts_at_the_tag_of_nothing)
+{
+	req.id_kind = ID_BARE;
+	req.last_id.offset = 0;
+	start_file();
+	ck_assert_ptr_null(c.gen);
+	ck_assert(start.offset == 0);
+	ck_assert_uint_eq(start.tag, ID_TAG_EMPTY);
 }
 END_TEST
 
@@ -662,11 +753,15 @@ cursor_suite(void)
 	tcase_add_test(tc, file_resume_continues_in_the_renamed_file);
 	tcase_add_test(tc, file_resume_goes_through_every_newer_predecessor);
 	tcase_add_test(tc, file_resume_through_a_glob_goes_by_modification_time);
+	tcase_add_test(tc, file_resume_in_the_current_file_opens_no_predecessor);
+	tcase_add_test(tc, file_resumes_in_the_same_predecessor_share_it);
 	tcase_add_test(tc, file_resume_at_0_starts_the_current_file_only);
 	tcase_add_test(tc, file_copytruncate_continues_in_the_copy);
 	tcase_add_test(tc, file_truncation_restarts_at_zero_with_a_reset);
 	tcase_add_test(tc, file_regrown_past_the_offset_is_a_reset);
+	tcase_add_test(tc, file_regrown_past_a_resumed_offset_is_a_reset);
 	tcase_add_test(tc, file_missing_waits_and_then_starts_at_its_start);
+	tcase_add_test(tc, file_missing_bare_0_starts_at_the_tag_of_nothing);
 	tcase_add_test(tc, file_resume_near_the_end_of_1_gb);
 	suite_add_tcase(s, tc);
 

@@ -419,7 +419,7 @@ START_TEST(detached_gen_takes_the_reference_on_its_successor)
 	cur = gen_of("new\n");
 	ck_assert_int_ge(fd = open(rotated, O_RDONLY), 0);
 	follow_gen_get(cur);
-	pred = follow_gen_detached(fd, 4, cur);
+	pred = follow_gen_detached(&f, &w, fd, 4, cur);
 	ck_assert_ptr_nonnull(pred);
 	ck_assert_int_eq(pred->detached, 1);
 	ck_assert_int_eq(pred->wd, -1);
@@ -427,6 +427,42 @@ START_TEST(detached_gen_takes_the_reference_on_its_successor)
 	ck_assert_int_eq(cur->refs, 2);
 	follow_gen_put(&f, &w, pred);		/* closes fd, drops cur's */
 	ck_assert_int_eq(fd_is_open(fd), 0);
+	ck_assert_int_eq(cur->refs, 1);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+/* A second client resuming in the same predecessor, with the same
+ * successor, shares its generation: its descriptor is closed, its
+ * reference on the successor dropped. One with another successor does
+ * not. */
+START_TEST(detached_gen_of_the_same_file_and_successor_is_shared)
+{
+	struct follow_gen *cur, *a, *b, *c;
+	int fd1, fd2, fd3;
+
+	write_file(rotated, "old\n");
+	cur = gen_of("new\n");
+	ck_assert_int_ge(fd1 = open(rotated, O_RDONLY), 0);
+	ck_assert_int_ge(fd2 = open(rotated, O_RDONLY), 0);
+	ck_assert_int_ge(fd3 = open(rotated, O_RDONLY), 0);
+	follow_gen_get(cur);
+	a = follow_gen_detached(&f, &w, fd1, 4, cur);
+	follow_gen_get(cur);
+	b = follow_gen_detached(&f, &w, fd2, 4, cur);
+	ck_assert_ptr_eq(a, b);
+	ck_assert_int_eq(fd_is_open(fd2), 0);
+	ck_assert_int_eq(a->refs, 2);
+	ck_assert_int_eq(cur->refs, 2);
+	c = follow_gen_detached(&f, &w, fd3, 4, NULL);
+	ck_assert_ptr_ne(c, a);
+	ck_assert_int_eq(fd_is_open(fd3), 1);
+	follow_gen_put(&f, &w, c);
+	follow_gen_put(&f, &w, b);
+	ck_assert_int_eq(fd_is_open(fd1), 1);
+	follow_gen_put(&f, &w, a);
+	ck_assert_int_eq(fd_is_open(fd1), 0);
+	ck_assert_ptr_null(f.detached);
 	ck_assert_int_eq(cur->refs, 1);
 	follow_stop(&f, &w);
 }
@@ -927,6 +963,7 @@ follow_suite(void)
 	tcase_add_test(tc, gen_head_is_read_once_and_stops_at_4096_bytes);
 	tcase_add_loop_test(tc, regrown_file_gets_a_new_epoch, 0, 2);
 	tcase_add_test(tc, detached_gen_takes_the_reference_on_its_successor);
+	tcase_add_test(tc, detached_gen_of_the_same_file_and_successor_is_shared);
 	suite_add_tcase(s, tc);
 
 	/* _i 0: inotify, _i 1: polling (watch fd -1); same contract. */
