@@ -82,6 +82,21 @@ add_watch(struct follow *f, struct follow_watch *w, const char *what,
 	return wd;
 }
 
+/* A resume when there was no file at the path left its chain of
+ * predecessors without a successor: the new file g is it (unless it is
+ * the same file, come back). */
+static void
+link_tails(struct follow *f, struct follow_gen *g)
+{
+	struct follow_gen *d;
+
+	for (d = f->detached; d != NULL; d = d->next)
+		if (d->succ == NULL && (d->dev != g->dev || d->ino != g->ino)) {
+			d->succ = g;
+			g->refs++;
+		}
+}
+
 /* Opens the file at the path as a new current generation. Returns 0 (also
  * when there is no file), or -1 with errno when it cannot be followed. */
 static int
@@ -92,7 +107,8 @@ open_current(struct follow *f, struct follow_watch *w)
 	char proc[64];
 	int fd, saved;
 
-	if ((fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+	if ((fd = open(f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (fstat(fd, &sb) < 0)
 		goto err;
@@ -117,6 +133,7 @@ open_current(struct follow *f, struct follow_watch *w)
 		f->last->succ = g;
 	}
 	f->last = g;
+	link_tails(f, g);
 	if (f->cur != NULL)
 		follow_gen_put(f, w, f->cur);
 	f->cur = g;

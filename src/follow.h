@@ -57,6 +57,7 @@ struct follow {
 				 * retried at every check; 0: none */
 	int logged;		/* the error last logged, 0: none since the
 				 * last open that succeeded */
+	int rotated_logged;	/* the same for the predecessors (rotated.c) */
 };
 
 /* Opens the process's inotify instance; when that fails (the per-user

@@ -50,11 +50,25 @@ newer(const struct timespec *a, const struct timespec *b)
 	    a->tv_nsec > b->tv_nsec;
 }
 
+/* Logs the failed call on path, unless its cause is the one logged last;
+ * *err becomes it. */
+static void
+note_error(const char *name, const char *call, const char *path, int *err,
+    int *logged)
+{
+	*err = errno;
+	if (errno != *logged)
+		log_msg("stream %s: %s %s: %s", name, call, path,
+		    strerror(errno));
+	*logged = errno;
+}
+
 /* Adds the file at path (opened relative to dirfd when it is not -1,
- * refusing a symbolic link then) unless it is passed over. */
+ * refusing a symbolic link then) unless it is passed over; a failure
+ * other than ENOENT sets *err. */
 static void
 add(struct rotated_set *set, int dirfd, const char *path,
-    const struct stat *skip, const char *name)
+    const struct stat *skip, const char *name, int *err, int *logged)
 {
 	struct stat sb;
 	size_t i;
@@ -63,12 +77,11 @@ add(struct rotated_set *set, int dirfd, const char *path,
 	if (set->n >= CFG_ROTATED_MAX)
 		return;
 	fd = dirfd >= 0 ? openat(dirfd, path, O_RDONLY | O_NONBLOCK |
-	    O_CLOEXEC | O_NOFOLLOW) : open(path, O_RDONLY | O_NONBLOCK |
-	    O_CLOEXEC);
+	    O_NOCTTY | O_CLOEXEC | O_NOFOLLOW) : open(path, O_RDONLY |
+	    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != ENOENT && errno != ELOOP)
-			log_msg("stream %s: open %s: %s", name, path,
-			    strerror(errno));
+			note_error(name, "open", path, err, logged);
 		return;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (skip != NULL &&
@@ -93,7 +106,7 @@ pass:
  * while the directory is read, so memory does not grow with it. */
 static void
 add_glob(struct rotated_set *set, const char *glob, const struct stat *skip,
-    const char *name)
+    const char *name, int *err, int *logged)
 {
 	struct match best[CFG_ROTATED_MAX];
 	char dir[PATH_MAX];
@@ -109,8 +122,7 @@ add_glob(struct rotated_set *set, const char *glob, const struct stat *skip,
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    (d = fdopendir(dfd)) == NULL) {
 		if (errno != ENOENT)
-			log_msg("stream %s: open %s: %s", name, dir,
-			    strerror(errno));
+			note_error(name, "open", dir, err, logged);
 		if (dfd >= 0)
 			close(dfd);
 		return;
@@ -137,24 +149,27 @@ add_glob(struct rotated_set *set, const char *glob, const struct stat *skip,
 			nbest++;
 	}
 	for (i = 0; i < nbest; i++)
-		add(set, dfd, best[i].name, skip, name);
+		add(set, dfd, best[i].name, skip, name, err, logged);
 	closedir(d);
 }
 
 void
 rotated_open(struct rotated_set *set, const char *list,
-    const struct stat *skip, const char *name)
+    const struct stat *skip, const char *name, int *logged)
 {
 	const char *w = NULL;
+	int err = 0;
 
 	set->n = 0;
 	while ((w = cfg_value_list_next(list, w)) != NULL &&
 	    set->n < CFG_ROTATED_MAX) {
 		if (strpbrk(strrchr(w, '/') + 1, "*?") != NULL)
-			add_glob(set, w, skip, name);
+			add_glob(set, w, skip, name, &err, logged);
 		else
-			add(set, -1, w, skip, name);
+			add(set, -1, w, skip, name, &err, logged);
 	}
+	if (err == 0)
+		*logged = 0;
 }
 
 void

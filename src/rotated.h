@@ -20,10 +20,12 @@ struct rotated_set {
  * first; at most CFG_ROTATED_MAX in all. What is not a regular file, a
  * glob's match that is a symbolic link, the file skip is (the current
  * one; NULL: none) and a file already in the set are passed over; so is
- * what does not open (an error other than ENOENT is logged, with name,
- * the stream's). */
+ * what does not open. An error other than ENOENT is logged, with name,
+ * the stream's, unless it is *logged, the last one logged: each cause
+ * once, however many clients resume (*logged is 0 again after a call
+ * with no error). */
 void rotated_open(struct rotated_set *set, const char *list,
-    const struct stat *skip, const char *name);
+    const struct stat *skip, const char *name, int *logged);
 
 /* Closes the set's files from index i on (0: all); n becomes i. */
 void rotated_close_from(struct rotated_set *set, size_t i);

@@ -587,6 +587,35 @@ START_TEST(file_missing_bare_0_starts_at_the_tag_of_nothing)
 }
 END_TEST
 
+/* A resume while there was no file at the path: the files that appear
+ * later follow the predecessor in turn, also one that came and was
+ * rotated away before the client got there. */
+START_TEST(file_resume_without_a_current_file_goes_through_every_later_one)
+{
+	const char *old = "a\nb\n";
+	char gone[160], want[256] = "";
+
+	snprintf(gone, sizeof(gone), "%s/log.gone", dir);
+	write_whole(rotated, old);
+	resume_at(old, 2);
+	start_file();
+	ck_assert_ptr_nonnull(c.gen);
+	write_whole(path, "c\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_int_eq(rename(path, gone), 0);
+	write_whole(path, "d\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	produce_all();
+	ev(want, old, 4, "b");
+	strcat(want, ROTATED);
+	ev(want, "c\n", 2, "c");
+	strcat(want, ROTATED);
+	ev(want, "d\n", 2, "d");
+	ck_assert_str_eq(got, want);
+	unlink(gone);
+}
+END_TEST
+
 /* A resume into a 1 GB file (sparse: it costs no disk) is found at its
  * end at once: the check reads the first 4096 bytes and one more. */
 START_TEST(file_resume_near_the_end_of_1_gb)
@@ -763,6 +792,8 @@ cursor_suite(void)
 	tcase_add_test(tc, file_missing_waits_and_then_starts_at_its_start);
 	tcase_add_test(tc, file_missing_bare_0_starts_at_the_tag_of_nothing);
 	tcase_add_test(tc, file_resume_near_the_end_of_1_gb);
+	tcase_add_test(tc,
+	    file_resume_without_a_current_file_goes_through_every_later_one);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("Pipe");

@@ -4,6 +4,7 @@
  * directory. */
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 static char dir[64];
 static char list[4096];		/* the rotated list being tried */
 static struct rotated_set set;
+static int logged;		/* rotated_open's last error logged */
 
 static void
 setup(void)
@@ -108,7 +110,7 @@ START_TEST(named_paths_open_in_their_order)
 	add_word("log.2");
 	add_word("log.1");
 	add_word("log.3");		/* missing: passed over */
-	rotated_open(&set, list, NULL, "t");
+	rotated_open(&set, list, NULL, "t", &logged);
 	ck_assert_str_eq(opened(), "log.2|log.1");
 }
 END_TEST
@@ -120,7 +122,7 @@ START_TEST(glob_opens_newest_modification_first)
 	make("app.log-20261129", 1000);
 	make("other-20261201", 4000);
 	add_word("app.log-*");
-	rotated_open(&set, list, NULL, "t");
+	rotated_open(&set, list, NULL, "t", &logged);
 	ck_assert_str_eq(opened(),
 	    "app.log-20261130|app.log-20261201|app.log-20261129");
 }
@@ -147,13 +149,13 @@ START_TEST(what_is_not_a_predecessor_is_passed_over)
 	ck_assert_int_eq(stat(p, &cur), 0);
 	add_word("log*");
 	add_word("log.1");
-	rotated_open(&set, list, &cur, "t");
+	rotated_open(&set, list, &cur, "t", &logged);
 	ck_assert_str_eq(opened(), "log.1");
 
 	rotated_close_from(&set, 0);
 	memset(list, 0, sizeof(list));
 	add_word("log.link");
-	rotated_open(&set, list, &cur, "t");
+	rotated_open(&set, list, &cur, "t", &logged);
 	ck_assert_str_eq(opened(), "log.1");
 }
 END_TEST
@@ -168,7 +170,7 @@ START_TEST(at_most_16_files_are_opened)
 		make(name, 1000 + i);
 	}
 	add_word("log-*");
-	rotated_open(&set, list, NULL, "t");
+	rotated_open(&set, list, NULL, "t", &logged);
 	ck_assert_uint_eq(set.n, CFG_ROTATED_MAX);
 	ck_assert_str_eq(opened(), "log-39|log-38|log-37|log-36|log-35|"
 	    "log-34|log-33|log-32|log-31|log-30|log-29|log-28|log-27|log-26|"
@@ -176,6 +178,47 @@ START_TEST(at_most_16_files_are_opened)
 	rotated_close_from(&set, 3);
 	ck_assert_uint_eq(set.n, 3);
 	ck_assert_str_eq(opened(), "log-39|log-38|log-37");
+}
+END_TEST
+
+/* A predecessor that cannot be opened is logged once, however many
+ * resumes try it, and again once it was fine in between. */
+START_TEST(a_failing_open_is_logged_once)
+{
+	char errlog[128], buf[4096];
+	int saved = dup(2), fd;
+	ssize_t n;
+	int lines = 0, i;
+
+	snprintf(errlog, sizeof(errlog), "%s/err", dir);
+	make("file", 1000);
+	add_word("file/log.1");		/* ENOTDIR */
+	fflush(stderr);
+	ck_assert_int_ge(fd = open(errlog, O_WRONLY | O_CREAT, 0600), 0);
+	dup2(fd, 2);
+	close(fd);
+	for (i = 0; i < 5; i++)
+		rotated_open(&set, list, NULL, "t", &logged);
+	ck_assert_int_eq(logged, ENOTDIR);
+	memset(list, 0, sizeof(list));
+	add_word("missing");		/* fine: nothing to open */
+	rotated_open(&set, list, NULL, "t", &logged);
+	ck_assert_int_eq(logged, 0);
+	memset(list, 0, sizeof(list));
+	add_word("file/log.1");
+	rotated_open(&set, list, NULL, "t", &logged);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	ck_assert_int_ge(fd = open(errlog, O_RDONLY), 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	for (i = 0; buf[i] != '\0'; i++)
+		lines += buf[i] == '\n';
+	ck_assert_msg(lines == 2, "%d lines logged: %s", lines, buf);
+	ck_assert_ptr_nonnull(strstr(buf, "Not a directory"));
 }
 END_TEST
 
@@ -191,6 +234,7 @@ rotated_suite(void)
 	tcase_add_test(tc, glob_opens_newest_modification_first);
 	tcase_add_test(tc, what_is_not_a_predecessor_is_passed_over);
 	tcase_add_test(tc, at_most_16_files_are_opened);
+	tcase_add_test(tc, a_failing_open_is_logged_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
