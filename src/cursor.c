@@ -182,7 +182,7 @@ find_resume(struct follow *f, struct follow_watch *w,
 	    kind != ID_TAGGED || pos->offset == 0)
 		return at;
 	rotated_open(&set, cfg->rotated, have_cur ? &sb : NULL, cfg->name,
-	    &f->rotated_logged);
+	    &f->rotated_logged, &f->rotated);
 	for (i = 0; i < set.n; i++) {
 		files[1 + i].read_at = id_pread;
 		files[1 + i].ctx = &set.fd[i];

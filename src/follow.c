@@ -181,6 +181,7 @@ follow_stop(struct follow *f, struct follow_watch *w)
 		follow_gen_put(f, w, f->cur);
 	f->cur = NULL;
 	f->error = 0;
+	rotated_cache_free(&f->rotated);
 }
 
 /* Records how looking at the file at the path went: err 0 when it is

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "id.h"
+#include "rotated.h"
 
 #define FOLLOW_POLL_MS	1000	/* how far behind polling may be */
 
@@ -58,6 +59,7 @@ struct follow {
 	int logged;		/* the error last logged, 0: none since the
 				 * last open that succeeded */
 	int rotated_logged;	/* the same for the predecessors (rotated.c) */
+	struct rotated_cache rotated;	/* what its globs matched */
 };
 
 /* Opens the process's inotify instance; when that fails (the per-user

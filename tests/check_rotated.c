@@ -110,7 +110,7 @@ START_TEST(named_paths_open_in_their_order)
 	add_word("log.2");
 	add_word("log.1");
 	add_word("log.3");		/* missing: passed over */
-	rotated_open(&set, list, NULL, "t", &logged);
+	rotated_open(&set, list, NULL, "t", &logged, NULL);
 	ck_assert_str_eq(opened(), "log.2|log.1");
 }
 END_TEST
@@ -122,7 +122,7 @@ START_TEST(glob_opens_newest_modification_first)
 	make("app.log-20261129", 1000);
 	make("other-20261201", 4000);
 	add_word("app.log-*");
-	rotated_open(&set, list, NULL, "t", &logged);
+	rotated_open(&set, list, NULL, "t", &logged, NULL);
 	ck_assert_str_eq(opened(),
 	    "app.log-20261130|app.log-20261201|app.log-20261129");
 }
@@ -149,13 +149,13 @@ START_TEST(what_is_not_a_predecessor_is_passed_over)
 	ck_assert_int_eq(stat(p, &cur), 0);
 	add_word("log*");
 	add_word("log.1");
-	rotated_open(&set, list, &cur, "t", &logged);
+	rotated_open(&set, list, &cur, "t", &logged, NULL);
 	ck_assert_str_eq(opened(), "log.1");
 
 	rotated_close_from(&set, 0);
 	memset(list, 0, sizeof(list));
 	add_word("log.link");
-	rotated_open(&set, list, &cur, "t", &logged);
+	rotated_open(&set, list, &cur, "t", &logged, NULL);
 	ck_assert_str_eq(opened(), "log.1");
 }
 END_TEST
@@ -170,7 +170,7 @@ START_TEST(at_most_16_files_are_opened)
 		make(name, 1000 + i);
 	}
 	add_word("log-*");
-	rotated_open(&set, list, NULL, "t", &logged);
+	rotated_open(&set, list, NULL, "t", &logged, NULL);
 	ck_assert_uint_eq(set.n, CFG_ROTATED_MAX);
 	ck_assert_str_eq(opened(), "log-39|log-38|log-37|log-36|log-35|"
 	    "log-34|log-33|log-32|log-31|log-30|log-29|log-28|log-27|log-26|"
@@ -178,6 +178,46 @@ START_TEST(at_most_16_files_are_opened)
 	rotated_close_from(&set, 3);
 	ck_assert_uint_eq(set.n, 3);
 	ck_assert_str_eq(opened(), "log-39|log-38|log-37");
+}
+END_TEST
+
+/* A glob's directory is read again only when it changed: what a resume
+ * found nowhere costs no directory scan the next time. */
+START_TEST(glob_matches_are_kept_while_the_directory_is_unchanged)
+{
+	struct rotated_cache cache;
+	struct timespec t[2] = { { 9000, 0 }, { 9000, 0 } };
+	char p[256];
+
+	memset(&cache, 0, sizeof(cache));
+	make("log-1", 1000);
+	make("log-2", 2000);
+	add_word("log-*");
+	/* Changed just now: read every time, as it may change again within
+	 * its time stamp's tick. */
+	rotated_open(&set, list, NULL, "t", &logged, &cache);
+	ck_assert_str_eq(opened(), "log-2|log-1");
+	ck_assert_uint_eq(cache.glob[0]->ino, 0);
+	rotated_close_from(&set, 0);
+	ck_assert_int_eq(utimensat(AT_FDCWD, dir, t, 0), 0);
+	rotated_open(&set, list, NULL, "t", &logged, &cache);
+	ck_assert_str_eq(opened(), "log-2|log-1");
+	ck_assert_uint_ne(cache.glob[0]->ino, 0);
+	/* A file's time changed, the directory not: the order kept. */
+	snprintf(p, sizeof(p), "%s/log-1", dir);
+	ck_assert_int_eq(utimensat(AT_FDCWD, p, t, 0), 0);
+	rotated_close_from(&set, 0);
+	rotated_open(&set, list, NULL, "t", &logged, &cache);
+	ck_assert_str_eq(opened(), "log-2|log-1");
+	/* A file removed, another made: read again. */
+	snprintf(p, sizeof(p), "%s/log-2", dir);
+	ck_assert_int_eq(unlink(p), 0);
+	make("log-3", 3000);
+	rotated_close_from(&set, 0);
+	rotated_open(&set, list, NULL, "t", &logged, &cache);
+	ck_assert_str_eq(opened(), "log-1|log-3");
+	rotated_cache_free(&cache);
+	ck_assert_ptr_null(cache.glob[0]);
 }
 END_TEST
 
@@ -198,15 +238,15 @@ START_TEST(a_failing_open_is_logged_once)
 	dup2(fd, 2);
 	close(fd);
 	for (i = 0; i < 5; i++)
-		rotated_open(&set, list, NULL, "t", &logged);
+		rotated_open(&set, list, NULL, "t", &logged, NULL);
 	ck_assert_int_eq(logged, ENOTDIR);
 	memset(list, 0, sizeof(list));
 	add_word("missing");		/* fine: nothing to open */
-	rotated_open(&set, list, NULL, "t", &logged);
+	rotated_open(&set, list, NULL, "t", &logged, NULL);
 	ck_assert_int_eq(logged, 0);
 	memset(list, 0, sizeof(list));
 	add_word("file/log.1");
-	rotated_open(&set, list, NULL, "t", &logged);
+	rotated_open(&set, list, NULL, "t", &logged, NULL);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -235,6 +275,7 @@ rotated_suite(void)
 	tcase_add_test(tc, what_is_not_a_predecessor_is_passed_over);
 	tcase_add_test(tc, at_most_16_files_are_opened);
 	tcase_add_test(tc, a_failing_open_is_logged_once);
+	tcase_add_test(tc, glob_matches_are_kept_while_the_directory_is_unchanged);
 	suite_add_tcase(s, tc);
 	return s;
 }
