@@ -1,6 +1,7 @@
 /* cfg.c - the configuration file: global keys, then one section a stream. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@ static const struct int_key int_keys[] = {
 #define SEEN_EVENT	(1u << (NINT_KEYS + 1))
 #define SEEN_USERS	(1u << (NINT_KEYS + 2))
 #define SEEN_ORIGIN	(1u << (NINT_KEYS + 3))
+#define SEEN_ROTATED	(1u << (NINT_KEYS + 4))
 
 struct parser {
 	struct cfg *cfg;
@@ -168,7 +170,30 @@ set_key(struct parser *p, const char *key, const char *value)
 		return cfg_value_origins(key, value, &p->cur->allow_origin,
 		    &e);
 	}
+	if (strcmp(key, "rotated") == 0) {
+		if (p->cur == &p->cfg->defaults)
+			return fail(p, "rotated belongs in a [stream NAME] section");
+		if (p->seen & SEEN_ROTATED)
+			return fail(p, "rotated given twice");
+		p->seen |= SEEN_ROTATED;
+		return cfg_value_rotated(key, value, &p->cur->rotated, &e);
+	}
 	return fail(p, "unknown key \"%s\"", key);
+}
+
+/* A stream without a rotated key: its path is rotated to PATH.1. */
+static int
+default_rotated(struct cfg_stream *st)
+{
+	size_t len = strlen(st->path);
+
+	if (len + 2 >= PATH_MAX)
+		return 0;	/* PATH.1 would be too long: none */
+	if ((st->rotated = malloc(len + 4)) == NULL)
+		return -1;
+	memcpy(st->rotated, st->path, len);
+	memcpy(st->rotated + len, ".1\0", 4);	/* the list's end: "\0\0" */
+	return 0;
 }
 
 /* Closes the section being read: a stream needs its path. */
@@ -179,6 +204,9 @@ end_section(struct parser *p)
 		p->line = p->cur_line;
 		return fail(p, "stream \"%s\" has no path", p->cur->name);
 	}
+	if (p->cur != &p->cfg->defaults && !(p->seen & SEEN_ROTATED) &&
+	    default_rotated(p->cur) < 0)
+		return fail(p, "malloc: %s", strerror(errno));
 	return 0;
 }
 
@@ -212,6 +240,7 @@ begin_section(struct parser *p, char *s)
 	st->path = NULL;
 	st->event = NULL;
 	st->allow_users = st->allow_origin = NULL;
+	st->rotated = NULL;
 	if (cfg->defaults.event != NULL &&
 	    (st->event = strdup(cfg->defaults.event)) == NULL)
 		return fail(p, "strdup: %s", strerror(errno));
@@ -248,8 +277,8 @@ parse_line(struct parser *p, char *s)
 	value = trim(eq + 1);
 	if (*key == '\0')
 		return fail(p, "expected \"key = value\"");
-	if (*value == '\0')
-		return fail(p, "%s has no value", key);
+	if (*value == '\0' && strcmp(key, "rotated") != 0)
+		return fail(p, "%s has no value", key);	/* rotated: none */
 	return set_key(p, key, value);
 }
 
@@ -366,7 +395,8 @@ cfg_stream_equal(const struct cfg_stream *a, const struct cfg_stream *b)
 	    /* A stream whose access changed ends its clients: who may read
 	     * it is decided when a client connects. */
 	    cfg_value_list_equal(a->allow_users, b->allow_users) &&
-	    cfg_value_list_equal(a->allow_origin, b->allow_origin);
+	    cfg_value_list_equal(a->allow_origin, b->allow_origin) &&
+	    cfg_value_list_equal(a->rotated, b->rotated);
 }
 
 const struct cfg_stream *
@@ -390,6 +420,7 @@ cfg_free(struct cfg *cfg)
 		free(cfg->streams[i].event);
 		free(cfg->streams[i].allow_users);
 		free(cfg->streams[i].allow_origin);
+		free(cfg->streams[i].rotated);
 	}
 	free(cfg->streams);
 	free(cfg->defaults.event);

@@ -26,6 +26,10 @@ struct cfg_stream {
 	char *allow_users;	/* REMOTE_USER names; "*": any; NULL: anyone */
 	char *allow_origin;	/* origins, as a browser writes them; "*": any;
 				 * NULL: no cross-origin reads */
+	/* The files path is rotated to, newest first, in the same form
+	 * (absolute paths; '*' and '?' may stand in the last component).
+	 * An empty list: none. NULL only in the defaults. */
+	char *rotated;
 };
 
 struct cfg {

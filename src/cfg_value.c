@@ -50,9 +50,9 @@ cfg_value_event(const char *key, const char *value, char **out,
 	if (!cfg_value_is_name(value, strlen(value)))
 		return e->fail(e->arg, "%s: \"%s\" is not [A-Za-z0-9._-]{1,64}",
 		    key, value);
-	if (strcmp(value, "reset") == 0)
-		return e->fail(e->arg, "%s: \"reset\" is reserved for resets",
-		    key);
+	if (strcmp(value, "reset") == 0 || strcmp(value, "rotated") == 0)
+		return e->fail(e->arg, "%s: \"%s\" is reserved for sse-tail's "
+		    "own events", key, value);
 	free(*out);
 	if ((*out = strdup(value)) == NULL)
 		return e->fail(e->arg, "strdup: %s", strerror(errno));
@@ -204,7 +204,7 @@ check_origin(const char *w, size_t len, char *out)
  * alone. */
 static int
 set_list(const char *key, const char *value, char **field,
-    const char *(*check)(const char *, size_t, char *),
+    const char *(*check)(const char *, size_t, char *), int star_ok,
     const struct cfg_value_err *e)
 {
 	const char *w = value, *why;
@@ -219,7 +219,7 @@ set_list(const char *key, const char *value, char **field,
 		w += strspn(w, " \t");
 		if ((len = strcspn(w, " \t")) == 0)
 			break;
-		if (len == 1 && *w == '*') {
+		if (len == 1 && *w == '*' && star_ok) {
 			star = 1;
 			*o++ = '*';
 			*o++ = '\0';
@@ -245,12 +245,57 @@ int
 cfg_value_users(const char *key, const char *value, char **out,
     const struct cfg_value_err *e)
 {
-	return set_list(key, value, out, check_user, e);
+	return set_list(key, value, out, check_user, 1, e);
 }
 
 int
 cfg_value_origins(const char *key, const char *value, char **out,
     const struct cfg_value_err *e)
 {
-	return set_list(key, value, out, check_origin, e);
+	return set_list(key, value, out, check_origin, 1, e);
+}
+
+/* A path in rotated: absolute, shorter than PATH_MAX, with '*' and '?'
+ * in its last component only. */
+static const char *
+check_rotated(const char *w, size_t len, char *out)
+{
+	const char *slash = w + len;
+
+	if (*w != '/')
+		return "a path must be absolute";
+	if (len >= PATH_MAX)
+		return "a path is too long";
+	while (slash[-1] != '/')
+		slash--;
+	if (slash == w + len)
+		return "a path names a directory";
+	if (memchr(w, '*', (size_t)(slash - w)) != NULL ||
+	    memchr(w, '?', (size_t)(slash - w)) != NULL)
+		return "'*' and '?' belong in the last component";
+	memcpy(out, w, len);
+	out[len] = '\0';
+	return NULL;
+}
+
+int
+cfg_value_rotated(const char *key, const char *value, char **out,
+    const struct cfg_value_err *e)
+{
+	char *list = NULL;
+	const char *w = NULL;
+	size_t n = 0;
+
+	if (set_list(key, value, &list, check_rotated, 0, e) < 0)
+		return -1;
+	while ((w = cfg_value_list_next(list, w)) != NULL)
+		n++;
+	if (n > CFG_ROTATED_MAX) {
+		free(list);
+		return e->fail(e->arg, "%s: more than %d paths", key,
+		    CFG_ROTATED_MAX);
+	}
+	free(*out);
+	*out = list;
+	return 0;
 }

@@ -7,6 +7,7 @@
 #define CFG_NAME_MAX 64
 #define CFG_USER_MAX 256	/* bytes of one name in allow-users */
 #define CFG_ORIGIN_MAX 255	/* bytes of one origin in allow-origin */
+#define CFG_ROTATED_MAX 16	/* paths in rotated, and files a resume tries */
 
 /* How a value that is wrong is reported: fail(arg, fmt, ...) writes what
  * is wrong (the caller adds where) and returns -1. */
@@ -28,7 +29,7 @@ int cfg_value_int(const char *key, const char *value, long min, long max,
 int cfg_value_path(const char *key, const char *value, char **out,
     const struct cfg_value_err *e);
 
-/* An event name, [A-Za-z0-9._-]{1,64} but not "reset": frees *out and puts
+/* An event name, [A-Za-z0-9._-]{1,64} but not "reset" or "rotated": frees *out and puts
  * a copy there (NULL when that copy fails). */
 int cfg_value_event(const char *key, const char *value, char **out,
     const struct cfg_value_err *e);
@@ -41,6 +42,13 @@ int cfg_value_event(const char *key, const char *value, char **out,
 int cfg_value_users(const char *key, const char *value, char **out,
     const struct cfg_value_err *e);
 int cfg_value_origins(const char *key, const char *value, char **out,
+    const struct cfg_value_err *e);
+
+/* A space-separated rotated list: at most CFG_ROTATED_MAX absolute paths
+ * shorter than PATH_MAX, '*' and '?' in the last component only; empty:
+ * none. Frees *out and puts the list there, as cfg.h describes access
+ * lists; *out is untouched on error. */
+int cfg_value_rotated(const char *key, const char *value, char **out,
     const struct cfg_value_err *e);
 
 /* True when name is a valid stream name: [A-Za-z0-9._-]{1,64}. */

@@ -1,6 +1,8 @@
 /* cursor.c - one subscriber's position in a stream: where it starts (its
  * backlog, or its Last-Event-ID), and its next events produced within a
  * budget, from a followed file (pread at its own offset) or a pipe's ring. */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 
 #include "cursor.h"
 #include "log.h"
+#include "rotated.h"
 #include "sse.h"
 
 static void
@@ -18,6 +21,7 @@ put_gen(struct cursor *c, struct follow *f, struct follow_watch *w)
 	c->gen = NULL;
 }
 
+/* Moves c to the start of g, taking a reference on it. */
 static void
 set_gen(struct cursor *c, struct follow_gen *g)
 {
@@ -25,13 +29,35 @@ set_gen(struct cursor *c, struct follow_gen *g)
 	c->gen = g;
 	c->off = c->scan = 0;
 	c->epoch = g->epoch;
+	c->tag = ID_TAG_EMPTY;
 }
 
-/* Frames the line [c->off, c->off + total) into b->out at *len, reading
- * its start again when it did not fit in one chunk; id is its end. */
+/* Frames a line of c->gen that ends at end, its first bytes at line (the
+ * event's id: end), and moves c past it. */
+static void
+emit(struct cursor *c, const struct cfg_stream *cfg, struct cursor_bufs *b,
+    const char *line, uint64_t total, off_t end, size_t *len)
+{
+	uint32_t tag = c->tag;
+
+	/* Past the first ID_TAG_SPAN bytes every offset has the same tag. */
+	if (c->off < ID_TAG_SPAN) {
+		follow_gen_head(c->gen, (uint64_t)end);
+		tag = id_tag_advance(c->tag, (uint64_t)c->off, (uint64_t)end,
+		    c->gen->head, c->gen->head_len);
+	}
+	*len += sse_event(b->out + *len, cfg->event, (uint64_t)end, tag, line,
+	    total, cfg->max_line);
+	c->off = end;
+	c->scan = 0;
+	c->tag = tag;
+}
+
+/* Frames the line [c->off, c->off + total) ending at end into b->out at
+ * *len, reading its start again when it did not fit in one chunk. */
 static int
 frame_from_file(struct cursor *c, const struct cfg_stream *cfg,
-    struct cursor_bufs *b, uint64_t total, off_t id, size_t *len)
+    struct cursor_bufs *b, uint64_t total, off_t end, size_t *len)
 {
 	size_t need = sse_need(total, cfg->max_line);
 
@@ -40,21 +66,19 @@ frame_from_file(struct cursor *c, const struct cfg_stream *cfg,
 		    strerror(errno));
 		return -1;
 	}
-	*len += sse_event(b->out + *len, cfg->event, (uint64_t)id, b->line,
-	    total, cfg->max_line);
+	emit(c, cfg, b, b->line, total, end, len);
 	return 0;
 }
 
-/* The file was read to its end and another replaced it: frames its last
- * line (which needs no newline now) and moves to the next file, with a
- * "rotated" reset. Returns 0, 1 when out is too full for that line, -1 on
- * a read error. */
+/* The file was read to its end and succ comes after it: frames its last
+ * line (which needs no newline now) and moves to succ, with a rotated
+ * event. Returns 0, 1 when out is too full for that line, -1 on a read
+ * error. */
 static int
 next_file(struct cursor *c, struct follow *f, struct follow_watch *w,
-    const struct cfg_stream *cfg, struct cursor_bufs *b, size_t *len)
+    struct follow_gen *succ, const struct cfg_stream *cfg,
+    struct cursor_bufs *b, size_t *len)
 {
-	struct follow_gen *succ = c->gen->succ;
-
 	if (c->scan > 0) {
 		uint64_t total = (uint64_t)c->scan;
 
@@ -68,7 +92,7 @@ next_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 	put_gen(c, f, w);
 	set_gen(c, succ);
 	follow_gen_put(f, w, succ);
-	c->reset = "rotated";
+	c->note = CURSOR_NOTE_ROTATED;
 	return 0;
 }
 
@@ -104,10 +128,7 @@ frame_lines(struct cursor *c, const struct cfg_stream *cfg,
 			if (frame_from_file(c, cfg, b, total, nl_at + 1, len) < 0)
 				return -1;
 		} else
-			*len += sse_event(b->out + *len, cfg->event,
-			    (uint64_t)nl_at + 1, p, total, cfg->max_line);
-		c->off = nl_at + 1;
-		c->scan = 0;
+			emit(c, cfg, b, p, total, nl_at + 1, len);
 		p = nl + 1;
 		if (*len >= CURSOR_BATCH)
 			return 1;
@@ -116,30 +137,145 @@ frame_lines(struct cursor *c, const struct cfg_stream *cfg,
 	return 0;
 }
 
+/* Looks for where pos (of kind) resumes: in cur (the current file; NULL:
+ * none), tried only when try_cur, or in one of the stream's predecessors
+ * (cfg->rotated), cur's own file passed over. Returns 0 for cur; 1 for a
+ * predecessor: *chain is then its generation, a reference the caller
+ * owns, detached, whose successors are every newer predecessor and then
+ * cur; -1 for none. */
+static int
+find_resume(struct follow *f, struct follow_watch *w,
+    const struct cfg_stream *cfg, struct follow_gen *cur,
+    int try_cur, enum id_kind kind, const struct id_pos *pos,
+    struct follow_gen **chain)
+{
+	struct id_file files[1 + CFG_ROTATED_MAX];
+	struct rotated_set set;
+	struct stat sb;
+	struct follow_gen *succ, *g;
+	int have_cur = cur != NULL && fstat(cur->fd, &sb) == 0;
+	int at;
+	size_t i;
+
+	memset(&files[0], 0, sizeof(files[0]));
+	if (have_cur && try_cur) {
+		files[0].read_at = id_pread;
+		files[0].ctx = &cur->fd;
+		files[0].size = sb.st_size;
+	}
+	set.n = 0;
+	if (kind == ID_TAGGED && pos->offset > 0)
+		rotated_open(&set, cfg->rotated, have_cur ? &sb : NULL,
+		    cfg->name);
+	for (i = 0; i < set.n; i++) {
+		files[1 + i].read_at = id_pread;
+		files[1 + i].ctx = &set.fd[i];
+		files[1 + i].size = set.size[i];
+	}
+	at = id_choose(files, 1 + set.n, kind, pos->offset, pos->tag);
+	if (at <= 0) {
+		rotated_close_from(&set, 0);
+		return at;
+	}
+	/* The one found and the newer ones, oldest last: each one's
+	 * successor is the next newer, the newest one's is cur. */
+	rotated_close_from(&set, (size_t)at);
+	if ((succ = cur) != NULL)
+		follow_gen_get(succ);
+	for (i = 0; i < set.n; i++) {
+		if ((g = follow_gen_detached(set.fd[i], set.size[i], succ)) ==
+		    NULL) {
+			log_msg("stream %s: calloc: %s", cfg->name,
+			    strerror(ENOMEM));
+			while (++i < set.n)
+				close(set.fd[i]);
+			follow_gen_put(f, w, succ);
+			return -1;
+		}
+		succ = g;
+	}
+	*chain = succ;
+	return 1;
+}
+
+/* The file was truncated under c (or its first bytes changed): the rest
+ * of what c had not read comes from the predecessor that holds it, when
+ * one does (the truncated file follows it, from its start); else a
+ * "truncated" reset, and the file from its start. */
+static void
+truncated(struct cursor *c, struct follow *f, struct follow_watch *w,
+    const struct cfg_stream *cfg)
+{
+	struct id_pos pos = { (uint64_t)c->off, c->tag };
+	struct follow_gen *g = c->gen, *chain;
+
+	if (c->off > 0 && !g->detached &&
+	    find_resume(f, w, cfg, g, 0, ID_TAGGED, &pos, &chain) == 1) {
+		put_gen(c, f, w);
+		c->gen = chain;
+		c->epoch = chain->epoch;
+		c->scan = 0;		/* off and tag hold in chain */
+		return;
+	}
+	c->off = c->scan = 0;
+	c->tag = ID_TAG_EMPTY;
+	c->note = CURSOR_NOTE_TRUNCATED;
+}
+
+/* The file after c's, once c is at its end: its successor; for a
+ * detached predecessor with none (there was no file at the path when it
+ * was opened), the file at the path now. NULL: none yet. */
+static struct follow_gen *
+successor(const struct cursor *c, const struct follow *f)
+{
+	if (c->gen->succ != NULL)
+		return c->gen->succ;
+	if (c->gen->detached && f->cur != NULL)
+		return f->cur;
+	return NULL;
+}
+
+/* Frames the note c owes the client. */
+static void
+frame_note(struct cursor *c, struct cursor_bufs *b, size_t *len)
+{
+	switch (c->note) {
+	case CURSOR_NOTE_ROTATED:
+		*len += sse_rotated(b->out + *len);
+		break;
+	case CURSOR_NOTE_GAP:
+		*len += sse_reset(b->out + *len, "gap", 0, ID_TAG_EMPTY);
+		break;
+	case CURSOR_NOTE_TRUNCATED:
+		*len += sse_reset(b->out + *len, "truncated", 0, ID_TAG_EMPTY);
+		break;
+	}
+	c->note = CURSOR_NOTE_NONE;
+}
+
 int
 cursor_file(struct cursor *c, struct follow *f, struct follow_watch *w,
     const struct cfg_stream *cfg, struct cursor_bufs *b, size_t *len)
 {
 	for (;;) {
+		struct follow_gen *succ;
 		off_t pos;
 		ssize_t n;
 		int rc;
 
 		if (c->gen == NULL) {
-			if (f->cur == NULL)
+			if (f->cur == NULL) {
+				frame_note(c, b, len);	/* a reset, waiting */
 				return 0;
+			}
 			set_gen(c, f->cur);
 		}
 		if (c->epoch != c->gen->epoch) {
 			c->epoch = c->gen->epoch;
 			if (c->off > 0 || c->scan > 0)
-				c->reset = "truncated";
-			c->off = c->scan = 0;
+				truncated(c, f, w, cfg);
 		}
-		if (c->reset != NULL) {
-			*len += sse_reset(b->out + *len, c->reset);
-			c->reset = NULL;
-		}
+		frame_note(c, b, len);
 		if (*len >= CURSOR_BATCH)
 			return 1;
 		pos = c->off + c->scan;
@@ -148,30 +284,32 @@ cursor_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 			    strerror(errno));
 			return -1;
 		}
-		if (n == 0 && c->gen->succ == NULL)
-			return 0;
-		if (n == 0)
-			rc = next_file(c, f, w, cfg, b, len);
-		else
+		if (n > 0)
 			rc = frame_lines(c, cfg, b, pos, (size_t)n, len);
+		else if ((succ = successor(c, f)) != NULL)
+			rc = next_file(c, f, w, succ, cfg, b, len);
+		else
+			return 0;
 		if (rc != 0)
 			return rc;
 	}
 }
 
 size_t
-cursor_pipe(struct cursor *c, const struct ring *r,
+cursor_pipe(struct cursor *c, const struct ring *r, uint32_t tag,
     const struct cfg_stream *cfg, struct cursor_bufs *b, int *more)
 {
 	size_t len = 0;
 
 	if (c->seq < r->first) {
-		c->reset = "gap";	/* fell behind the buffer */
+		c->note = CURSOR_NOTE_GAP;	/* fell behind the buffer */
 		c->seq = r->first;
 	}
-	if (c->reset != NULL) {
-		len = sse_reset(b->out, c->reset);
-		c->reset = NULL;
+	if (c->note != CURSOR_NOTE_NONE) {
+		/* The stream goes on from the oldest line held. */
+		len = sse_reset(b->out, "gap", c->seq < r->next ?
+		    ring_at(r, c->seq)->id_start : r->end_id, tag);
+		c->note = CURSOR_NOTE_NONE;
 	}
 	/* Each line framed for this subscriber from the ring's one copy. */
 	while (c->seq < r->next && len < CURSOR_BATCH) {
@@ -180,7 +318,7 @@ cursor_pipe(struct cursor *c, const struct ring *r,
 		if (len + sse_event_bound(cfg->event, e->total, cfg->max_line) >
 		    b->out_cap)
 			break;
-		len += sse_event(b->out + len, cfg->event, e->id_end,
+		len += sse_event(b->out + len, cfg->event, e->id_end, tag,
 		    ring_payload(r, e), e->total, cfg->max_line);
 		c->seq++;
 	}
@@ -195,26 +333,19 @@ cursor_drop(struct cursor *c, struct follow *f, struct follow_watch *w)
 	memset(c, 0, sizeof(*c));
 }
 
-void
-cursor_start_file(struct cursor *c, const struct follow *f,
-    const struct cfg_stream *cfg, const struct req *req)
+/* Sets c at the backlog's start in g (NULL: none yet). */
+static void
+start_backlog(struct cursor *c, struct follow_gen *g,
+    const struct cfg_stream *cfg, const struct req *req,
+    struct id_pos *start)
 {
-	struct follow_gen *g = follow_newest(f);
 	off_t off;
 
-	if (g == NULL) {
-		if (req->last_id > 0)
-			c->reset = "gap";
+	start->offset = 0;
+	start->tag = ID_TAG_EMPTY;
+	if (g == NULL)
 		return;
-	}
 	set_gen(c, g);
-	if (req->last_id >= 0) {
-		if (follow_resume_ok(g, req->last_id))
-			c->off = req->last_id;
-		else
-			c->reset = "gap";
-		return;
-	}
 	off = follow_backlog_start(g, req->lines >= 0 ? req->lines :
 	    cfg->backlog);
 	if (off < 0) {
@@ -223,26 +354,85 @@ cursor_start_file(struct cursor *c, const struct follow *f,
 		off = 0;
 	}
 	c->off = off;
+	c->tag = follow_gen_tag(g, (uint64_t)off);
+	start->offset = (uint64_t)off;
+	start->tag = c->tag;
 }
 
 void
-cursor_start_pipe(struct cursor *c, const struct ring *r,
-    const struct cfg_stream *cfg, const struct req *req)
+cursor_start_file(struct cursor *c, struct follow *f, struct follow_watch *w,
+    const struct cfg_stream *cfg, const struct req *req,
+    struct id_pos *start)
+{
+	struct follow_gen *g = follow_newest(f), *chain;
+	struct id_pos pos = req->last_id;
+
+	if (req->id_kind == ID_NONE) {
+		start_backlog(c, g, cfg, req, start);
+		return;
+	}
+	switch (find_resume(f, w, cfg, g, 1, req->id_kind, &pos, &chain)) {
+	case 0:
+		if (g != NULL) {
+			set_gen(c, g);
+			c->off = (off_t)pos.offset;
+			c->tag = req->id_kind == ID_TAGGED ? pos.tag :
+			    follow_gen_tag(g, pos.offset);
+			pos.tag = c->tag;
+		}
+		*start = pos;
+		break;
+	case 1:
+		c->gen = chain;
+		c->off = (off_t)pos.offset;
+		c->epoch = chain->epoch;
+		c->tag = pos.tag;
+		*start = pos;
+		break;
+	default:
+		c->note = CURSOR_NOTE_GAP;
+		if (g != NULL)
+			set_gen(c, g);
+		if (req->id_kind == ID_TAGGED)
+			*start = pos;
+		else {
+			start->offset = 0;
+			start->tag = ID_TAG_EMPTY;
+		}
+	}
+}
+
+void
+cursor_start_pipe(struct cursor *c, const struct ring *r, uint32_t tag,
+    const struct cfg_stream *cfg, const struct req *req,
+    struct id_pos *start)
 {
 	uint64_t lines;
 
-	if (req->last_id > 0) {
-		if ((c->seq = ring_find(r, (uint64_t)req->last_id)) == RING_NONE) {
-			c->reset = "gap";
-			c->seq = r->first;
-		}
-	} else if (req->last_id == 0)
-		c->seq = r->first;	/* everything the buffer holds */
-	else {
+	start->tag = tag;
+	if (req->id_kind == ID_NONE) {
 		lines = (uint64_t)(req->lines >= 0 ? req->lines :
 		    cfg->backlog);
 		c->seq = r->next - r->first < lines ? r->first : r->next - lines;
+		start->offset = c->seq < r->next ?
+		    ring_at(r, c->seq)->id_start : r->end_id;
+		return;
 	}
+	if (req->id_kind == ID_TAGGED && req->last_id.tag == tag &&
+	    (c->seq = ring_find(r, req->last_id.offset)) != RING_NONE) {
+		*start = req->last_id;
+		return;
+	}
+	/* Another reader's id (another process, before a restart), a bare
+	 * one (this version never sent it), or one the ring no longer
+	 * holds. */
+	c->note = CURSOR_NOTE_GAP;
+	c->seq = r->first;
+	if (req->id_kind == ID_TAGGED)
+		*start = req->last_id;
+	else
+		start->offset = r->first < r->next ?
+		    ring_at(r, r->first)->id_start : r->end_id;
 }
 
 int

@@ -187,6 +187,27 @@ note_result(struct follow *f, const char *call, int err)
 	}
 }
 
+/* The file was truncated: its offsets and tags start over. */
+static void
+new_epoch(struct follow_gen *g)
+{
+	g->epoch++;
+	g->head_len = 0;
+}
+
+/* True when the first bytes of g's file differ from its head as read: it
+ * was truncated and has grown past its old size since the last look. */
+static int
+head_changed(const struct follow_gen *g)
+{
+	unsigned char now[ID_TAG_SPAN];
+
+	if (g->head_len == 0)
+		return 0;
+	return pread(g->fd, now, g->head_len, 0) != (ssize_t)g->head_len ||
+	    memcmp(now, g->head, g->head_len) != 0;
+}
+
 int
 follow_check(struct follow *f, struct follow_watch *w)
 {
@@ -197,8 +218,9 @@ follow_check(struct follow *f, struct follow_watch *w)
 	for (g = f->gens; g != NULL; g = g->next) {
 		if (fstat(g->fd, &sb) < 0)
 			continue;
-		if (sb.st_size < g->size)
-			g->epoch++;
+		if (sb.st_size < g->size ||
+		    (sb.st_size > g->size && head_changed(g)))
+			new_epoch(g);
 		if (sb.st_size != g->size)
 			changed = 1;
 		g->size = sb.st_size;
@@ -324,15 +346,44 @@ follow_backlog_start(const struct follow_gen *g, int lines)
 	return 0;
 }
 
-int
-follow_resume_ok(const struct follow_gen *g, off_t off)
+struct follow_gen *
+follow_gen_detached(int fd, off_t size, struct follow_gen *succ)
 {
-	struct stat sb;
-	char c;
+	struct follow_gen *g;
 
-	if (off == 0)
-		return 1;
-	if (fstat(g->fd, &sb) < 0 || off > sb.st_size)
-		return 0;
-	return pread(g->fd, &c, 1, off - 1) == 1 && c == '\n';
+	if ((g = calloc(1, sizeof(*g))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	g->fd = fd;
+	g->size = size;
+	g->wd = -1;
+	g->refs = 1;
+	g->detached = 1;
+	g->succ = succ;
+	return g;
+}
+
+void
+follow_gen_head(struct follow_gen *g, uint64_t upto)
+{
+	size_t want = upto < ID_TAG_SPAN ? (size_t)upto : ID_TAG_SPAN;
+
+	while (g->head_len < want) {
+		ssize_t n = pread(g->fd, g->head + g->head_len,
+		    ID_TAG_SPAN - g->head_len, (off_t)g->head_len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;		/* shorter now: a truncation, seen next */
+		g->head_len += (size_t)n;
+	}
+}
+
+uint32_t
+follow_gen_tag(struct follow_gen *g, uint64_t off)
+{
+	follow_gen_head(g, off);
+	return id_tag_advance(ID_TAG_EMPTY, 0, off, g->head, g->head_len);
 }

@@ -5,6 +5,10 @@
 
 #include <sys/types.h>
 
+#include <stddef.h>
+
+#include "id.h"
+
 #define FOLLOW_POLL_MS	1000	/* how far behind polling may be */
 
 /* One opened file: the one at the path now, or a rotated one that clients
@@ -21,6 +25,12 @@ struct follow_gen {
 	int refs;		/* clients, the predecessor, and one while current */
 	struct follow_gen *succ;	/* the file that replaced it, NULL: none
 					 * yet; it holds a reference on it */
+	int detached;		/* a predecessor opened for one client (a
+				 * resume, a truncation): not watched, not
+				 * checked, read to its end */
+	size_t head_len;	/* bytes of head read */
+	unsigned char head[ID_TAG_SPAN];	/* the file's first bytes: its
+						 * tags */
 };
 
 /* The process's change notification: one inotify instance for all streams
@@ -65,7 +75,9 @@ void follow_stop(struct follow *f, struct follow_watch *w);
 /* Looks at the path and the open files again: a new file at the path
  * becomes current (and the successor of the one before, so that a client
  * still reading an old file goes through every later one in turn), a
- * shrunk file gets a new epoch. Returns 1 when anything changed (the
+ * shrunk file gets a new epoch, and so does one that grew but whose first
+ * bytes are no longer what its tags were made of (truncated and written
+ * past its old size before this look). Returns 1 when anything changed (the
  * clients should read), else 0.
  * A new file that cannot be opened leaves the current file (or none)
  * current, sets f->error, and is tried again at every later check until
@@ -97,8 +109,20 @@ void follow_gen_put(struct follow *f, struct follow_watch *w,
  * A final line without its newline is not counted. -1 on a read error. */
 off_t follow_backlog_start(const struct follow_gen *g, int lines);
 
-/* True when off can be resumed from in g: 0, or at most its size and just
- * past a newline. */
-int follow_resume_ok(const struct follow_gen *g, off_t off);
+/* A predecessor's generation, detached (see follow_gen): fd (its size
+ * bytes long) is its from now on, and succ (NULL: none) comes after it,
+ * the caller's reference on succ passing to it. It has one reference,
+ * the caller's. NULL on ENOMEM: fd is closed, the reference on succ is
+ * still the caller's. */
+struct follow_gen *follow_gen_detached(int fd, off_t size,
+    struct follow_gen *succ);
+
+/* Reads the head of g up to upto bytes (at most ID_TAG_SPAN), once:
+ * afterwards g->head holds g->head_len bytes, fewer when the file is
+ * shorter. */
+void follow_gen_head(struct follow_gen *g, uint64_t upto);
+
+/* The tag of g at off: reads its head as far as it needs. */
+uint32_t follow_gen_tag(struct follow_gen *g, uint64_t off);
 
 #endif

@@ -57,7 +57,7 @@ front_fcgi_request(const struct cfg *cfg, const struct fcgi_reader *r,
 		req->status = 400;
 		req->message = "request parameters over 64 KiB";
 		req->stream = -1;
-		req->last_id = -1;
+		req->id_kind = ID_NONE;
 		req->lines = -1;
 		return;
 	}

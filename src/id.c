@@ -1,8 +1,10 @@
 /* id.c - event ids that name their file: OFFSET.TAG, TAG the FNV-1a 32-bit
  * hash of the file's first min(OFFSET, 4096) bytes. */
+#include <sys/random.h>
+
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "id.h"
@@ -24,10 +26,21 @@ id_fnv1a(uint32_t h, const void *p, size_t n)
 size_t
 id_format(char *dst, uint64_t offset, uint32_t tag)
 {
-	int n = snprintf(dst, ID_TEXT_MAX, "%llu.%08x",
-	    (unsigned long long)offset, (unsigned)tag);
+	static const char hex[] = "0123456789abcdef";
+	char digits[20];
+	size_t n = 0, len = 0;
+	int i;
 
-	return n > 0 && n < ID_TEXT_MAX ? (size_t)n : 0;
+	do
+		digits[n++] = (char)('0' + offset % 10);
+	while ((offset /= 10) != 0);
+	while (n > 0)
+		dst[len++] = digits[--n];
+	dst[len++] = '.';
+	for (i = 28; i >= 0; i -= 4)
+		dst[len++] = hex[(tag >> i) & 0xf];
+	dst[len] = '\0';
+	return len;
 }
 
 /* Parses the decimal offset at *s; moves *s past it. -1 when it is not
@@ -133,8 +146,60 @@ id_resumes(id_read_fn read_at, void *ctx, off_t size, uint64_t offset,
 	return got == tag;
 }
 
+uint32_t
+id_random_tag(void)
+{
+	struct {
+		struct timespec ts;
+		pid_t pid;
+	} seed;
+	uint32_t tag;
+
+	if (getrandom(&tag, sizeof(tag), GRND_NONBLOCK) == sizeof(tag))
+		return tag;
+	/* No entropy yet (early boot): the clock and the pid differ from
+	 * one reader to the next. */
+	memset(&seed, 0, sizeof(seed));
+	clock_gettime(CLOCK_REALTIME, &seed.ts);
+	seed.pid = getpid();
+	return id_fnv1a(ID_TAG_EMPTY, &seed, sizeof(seed));
+}
+
 ssize_t
 id_pread(void *ctx, void *buf, size_t n, off_t off)
 {
 	return pread(*(const int *)ctx, buf, n, off);
+}
+
+uint32_t
+id_tag_advance(uint32_t tag, uint64_t from, uint64_t to,
+    const unsigned char *head, size_t head_len)
+{
+	if (from >= ID_TAG_SPAN || to <= from)
+		return tag;
+	if (to > ID_TAG_SPAN)
+		to = ID_TAG_SPAN;
+	if (to > head_len)
+		to = head_len;	/* the file shrank: the truncation is seen next */
+	return from < to ? id_fnv1a(tag, head + from, (size_t)(to - from)) : tag;
+}
+
+int
+id_choose(const struct id_file *files, size_t n, enum id_kind kind,
+    uint64_t offset, uint32_t tag)
+{
+	size_t i;
+
+	if (n == 0 || kind == ID_NONE)
+		return -1;
+	if (offset == 0)
+		return kind == ID_BARE || tag == ID_TAG_EMPTY ? 0 : -1;
+	if (kind == ID_BARE)
+		n = 1;
+	for (i = 0; i < n; i++)
+		if (files[i].read_at != NULL &&
+		    id_resumes(files[i].read_at, files[i].ctx, files[i].size,
+		    offset, tag, kind == ID_TAGGED) == 1)
+			return (int)i;
+	return -1;
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "id.h"
 #include "log.h"
 #include "pipe.h"
 
@@ -41,6 +42,7 @@ pipe_open(struct pipe_src *p, const struct cfg_stream *cfg)
 	memset(p, 0, sizeof(*p));
 	p->cfg = cfg;
 	p->fd = p->lock_fd = -1;
+	p->tag = id_random_tag();
 	/* A second reader would take some of the lines: one process only.
 	 * The lock lives on its own descriptor, so that reopening the reading
 	 * end after a writer leaves never lets go of it. */

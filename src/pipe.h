@@ -14,6 +14,7 @@ struct pipe_src {
 	int fd;			/* the reading end, -1 when closed */
 	int lock_fd;		/* holds the flock that keeps other processes out */
 	uint64_t bytes;		/* read since this process opened the pipe: ids */
+	uint32_t tag;		/* the ids' tag: random, this reader's */
 	struct sse_splitter split;
 	struct ring ring;
 };

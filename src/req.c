@@ -16,25 +16,6 @@ refuse(struct req *req, int status, const char *message)
 	req->message = message;
 }
 
-int64_t
-req_parse_id(const char *s)
-{
-	int64_t v = 0;
-
-	if (s == NULL || *s == '\0')
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		if (v > REQ_ID_MAX / 10)
-			return -1;
-		v = v * 10 + (*s - '0');
-		if (v > REQ_ID_MAX)
-			return -1;
-	}
-	return v;
-}
-
 static int
 hexval(char c)
 {
@@ -364,11 +345,13 @@ open_stream(const struct cfg_stream *st, const struct req_params *params,
 		return;
 	}
 	req->kind = html ? REQ_VIEWER : REQ_STREAM;
-	/* A Last-Event-ID that is not an offset counts as absent: a browser
+	/* A Last-Event-ID that is not an id counts as absent: a browser
 	 * would send it again on every reconnect. */
-	req->last_id = req_parse_id(params->last_event_id);
-	if (req->last_id < 0 && q->has_last_id)
-		req->last_id = req_parse_id(q->last_id);
+	req->id_kind = id_parse(params->last_event_id, &req->last_id.offset,
+	    &req->last_id.tag);
+	if (req->id_kind == ID_NONE && q->has_last_id)
+		req->id_kind = id_parse(q->last_id, &req->last_id.offset,
+		    &req->last_id.tag);
 }
 
 /* req_parse without the CORS answer: sets *scope to the stream asked for
@@ -416,7 +399,7 @@ req_parse(const struct cfg *cfg, const struct req_params *params,
 
 	memset(req, 0, sizeof(*req));
 	req->stream = -1;
-	req->last_id = -1;
+	req->id_kind = ID_NONE;
 	req->lines = -1;
 	req->authenticated = params->remote_user != NULL &&
 	    params->remote_user[0] != '\0';

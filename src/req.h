@@ -5,10 +5,10 @@
 #include <stdint.h>
 
 #include "cfg.h"
+#include "id.h"
 
 #define REQ_QUERY_MAX	4096	/* a longer QUERY_STRING is refused */
 #define REQ_LINES_MAX	CFG_BACKLOG_MAX
-#define REQ_ID_MAX	(((int64_t)1 << 62) - 1)
 
 enum req_kind {
 	REQ_STREAM,		/* the event stream of one stream */
@@ -38,7 +38,8 @@ struct req {
 	int status;		/* REQ_ERROR: 400, 403, 404 or 405 */
 	const char *message;	/* REQ_ERROR: a static one-line text */
 	int stream;		/* REQ_STREAM, REQ_VIEWER: index in cfg */
-	int64_t last_id;	/* resume point, -1 for none */
+	enum id_kind id_kind;	/* its Last-Event-ID: ID_NONE for none */
+	struct id_pos last_id;	/* ... and where it points */
 	int lines;		/* backlog for this request, -1: the stream's */
 	/* Access. Strings point into the cfg (or are static): they live as
 	 * long as it does. */
@@ -60,10 +61,6 @@ void req_parse(const struct cfg *cfg, const struct req_params *params,
 /* Returns 1 when the request's user may open st (its allow-users), else
  * 0. */
 int req_may_open(const struct cfg_stream *st, const struct req *req);
-
-/* Parses a Last-Event-ID: a decimal offset. Returns it, or -1 when s is
- * NULL or not a decimal number of at most REQ_ID_MAX. */
-int64_t req_parse_id(const char *s);
 
 /* Returns 1 when the Accept header prefers text/html over
  * text/event-stream (a browser navigating), else 0. */

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "log.h"
 #include "session.h"
+#include "sse.h"
 
 
 static void session_linger(struct sessions *s, struct session *c);
@@ -152,7 +153,8 @@ produce(struct sessions *s, struct session *c)
 	int rc;
 
 	if (st->is_pipe) {
-		len = cursor_pipe(&c->cur, &st->pipe.ring, st->cfg, s->bufs, &rc);
+		len = cursor_pipe(&c->cur, &st->pipe.ring, st->pipe.tag, st->cfg,
+		    s->bufs, &rc);
 		if (len > 0 && session_write1(s, c, s->bufs->out, len) < 0)
 			return -1;
 		return rc;
@@ -242,7 +244,9 @@ void
 session_stream(struct sessions *s, struct session *c, const struct req *req,
     struct source *st)
 {
-	char start[HTTP_HEADERS_MAX + 64], access[HTTP_ACCESS_MAX];
+	char start[HTTP_HEADERS_MAX + 64 + SSE_NOTE_MAX];
+	char access[HTTP_ACCESS_MAX];
+	struct id_pos at;
 	size_t len;
 
 	if (req->head) {
@@ -268,14 +272,19 @@ session_stream(struct sessions *s, struct session *c, const struct req *req,
 	loop_timer_soon(&s->hb_timer, loop_now() + (int64_t)st->cfg->heartbeat *
 	    1000);
 	if (st->is_pipe)
-		cursor_start_pipe(&c->cur, &st->pipe.ring, st->cfg, req);
+		cursor_start_pipe(&c->cur, &st->pipe.ring, st->pipe.tag, st->cfg,
+		    req, &at);
 	else
-		cursor_start_file(&c->cur, &st->follow, st->cfg, req);
-	/* The body starts at once, so that the client's open event fires. */
+		cursor_start_file(&c->cur, &st->follow, &s->watch->fw, st->cfg,
+		    req, &at);
+	/* The body starts at once, so that the client's open event fires;
+	 * its id-only block is where the stream starts, so that a client
+	 * that reconnects before any line resumes there. */
 	len = http_headers(start, 200, "text/event-stream",
 	    http_access_headers(access, req, NULL));
 	len += (size_t)sprintf(start + len, "retry: %d\n: sse-tail\n\n",
 	    st->cfg->retry);
+	len += sse_id_block(start + len, at.offset, at.tag);
 	if (session_write1(s, c, start, len) < 0)
 		c->conn.gone = 1;
 	session_ready(s, c);

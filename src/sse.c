@@ -4,12 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "id.h"
 #include "sse.h"
 
 /* An event's bytes besides its event name and data: "event: \n",
- * "id: " and 20 digits, "data: ", the cut note with its count, the blank
+ * "id: " and an id, "data: ", the cut note with its count, the blank
  * line, with room to spare. */
-#define SSE_EVENT_FIXED	96
+#define SSE_EVENT_FIXED	(96 + ID_TEXT_MAX)
 
 static const char replacement[3] = { '\xef', '\xbf', '\xbd' };	/* U+FFFD */
 
@@ -93,23 +94,9 @@ put(char *d, const char *str, size_t n)
 	return d + n;
 }
 
-static char *
-put_u64(char *d, uint64_t v)
-{
-	char digits[20];
-	size_t n = 0;
-
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	while (n > 0)
-		*d++ = digits[--n];
-	return d;
-}
-
 size_t
-sse_event(char *dst, const char *event, uint64_t id, const char *line,
-    uint64_t total, size_t max_line)
+sse_event(char *dst, const char *event, uint64_t offset, uint32_t tag,
+    const char *line, uint64_t total, size_t max_line)
 {
 	const unsigned char *s = (const unsigned char *)line;
 	size_t limit = total > max_line ? max_line : (size_t)total;
@@ -123,7 +110,7 @@ sse_event(char *dst, const char *event, uint64_t id, const char *line,
 		*d++ = '\n';
 	}
 	d = put(d, "id: ", 4);
-	d = put_u64(d, id);
+	d += id_format(d, offset, tag);
 	d = put(d, "\ndata: ", 7);
 	while (i < limit) {
 		/* The common case: a run of ASCII. */
@@ -159,9 +146,31 @@ sse_event(char *dst, const char *event, uint64_t id, const char *line,
 }
 
 size_t
-sse_reset(char *dst, const char *why)
+sse_reset(char *dst, const char *why, uint64_t offset, uint32_t tag)
 {
-	return (size_t)sprintf(dst, "event: reset\nid: 0\ndata: %.32s\n\n", why);
+	char id[ID_TEXT_MAX];
+
+	id_format(id, offset, tag);
+	return (size_t)sprintf(dst, "event: reset\nid: %s\ndata: %.32s\n\n",
+	    id, why);
+}
+
+size_t
+sse_rotated(char *dst)
+{
+	static const char rotated[] = "event: rotated\ndata: rotated\n\n";
+
+	memcpy(dst, rotated, sizeof(rotated) - 1);
+	return sizeof(rotated) - 1;
+}
+
+size_t
+sse_id_block(char *dst, uint64_t offset, uint32_t tag)
+{
+	char *d = put(dst, "id: ", 4);
+
+	d += id_format(d, offset, tag);
+	return (size_t)(put(d, "\n\n", 2) - dst);
 }
 
 int

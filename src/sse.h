@@ -13,18 +13,28 @@ size_t sse_need(uint64_t total, size_t max_line);
 /* The most bytes sse_event writes for a line of total bytes. */
 size_t sse_event_bound(const char *event, uint64_t total, size_t max_line);
 
-/* Frames one line as "[event: E\n]id: ID\ndata: ...\n\n" into dst, which
+/* Frames one line as "[event: E\n]id: OFFSET.TAG\ndata: ...\n\n" into dst, which
  * holds sse_event_bound bytes. line holds the first sse_need(total,
  * max_line) bytes of the line, its end of line excluded. The data is made
  * valid UTF-8 with no NUL (invalid bytes and NUL become U+FFFD), a CR
  * starts a new data: field, and a line over max_line bytes keeps at most
  * max_line bytes, cut on a character boundary, followed by
  * " [… N bytes cut]". Returns the bytes written. */
-size_t sse_event(char *dst, const char *event, uint64_t id, const char *line,
-    uint64_t total, size_t max_line);
+size_t sse_event(char *dst, const char *event, uint64_t offset, uint32_t tag,
+    const char *line, uint64_t total, size_t max_line);
 
-/* Frames "event: reset\nid: 0\ndata: WHY\n\n"; dst holds 64 bytes. */
-size_t sse_reset(char *dst, const char *why);
+#define SSE_NOTE_MAX	96	/* bytes of a reset, a rotated or an id block */
+
+/* Frames "event: reset\nid: OFFSET.TAG\ndata: WHY\n\n" (WHY at most 32
+ * bytes); dst holds SSE_NOTE_MAX bytes. */
+size_t sse_reset(char *dst, const char *why, uint64_t offset, uint32_t tag);
+
+/* Frames "event: rotated\ndata: rotated\n\n": the next file begins. */
+size_t sse_rotated(char *dst);
+
+/* Frames the id-only block "id: OFFSET.TAG\n\n" (no event: a client takes
+ * it as its last event id). */
+size_t sse_id_block(char *dst, uint64_t offset, uint32_t tag);
 
 /* Splits a byte stream into lines with bounded memory, for sources that
  * cannot be read twice (named pipes). */
