@@ -313,6 +313,7 @@ follow_gen_put(struct follow *f, struct follow_watch *w, struct follow_gen *g)
 		if (g->wd >= 0 && w->fd >= 0)
 			inotify_rm_watch(w->fd, g->wd);
 		close(g->fd);
+		free(g->head);
 		free(g);
 		g = succ;
 	}
@@ -369,6 +370,11 @@ follow_gen_head(struct follow_gen *g, uint64_t upto)
 {
 	size_t want = upto < ID_TAG_SPAN ? (size_t)upto : ID_TAG_SPAN;
 
+	if (want > 0 && g->head == NULL &&
+	    (g->head = malloc(ID_TAG_SPAN)) == NULL) {
+		log_msg("malloc: %s", strerror(errno));
+		return;
+	}
 	while (g->head_len < want) {
 		ssize_t n = pread(g->fd, g->head + g->head_len,
 		    ID_TAG_SPAN - g->head_len, (off_t)g->head_len);

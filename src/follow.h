@@ -28,9 +28,9 @@ struct follow_gen {
 	int detached;		/* a predecessor opened for one client (a
 				 * resume, a truncation): not watched, not
 				 * checked, read to its end */
+	unsigned char *head;	/* the file's first bytes, for its tags:
+				 * ID_TAG_SPAN bytes once one is needed */
 	size_t head_len;	/* bytes of head read */
-	unsigned char head[ID_TAG_SPAN];	/* the file's first bytes: its
-						 * tags */
 };
 
 /* The process's change notification: one inotify instance for all streams
@@ -119,7 +119,7 @@ struct follow_gen *follow_gen_detached(int fd, off_t size,
 
 /* Reads the head of g up to upto bytes (at most ID_TAG_SPAN), once:
  * afterwards g->head holds g->head_len bytes, fewer when the file is
- * shorter. */
+ * shorter (or none when there is no memory for it: logged). */
 void follow_gen_head(struct follow_gen *g, uint64_t upto);
 
 /* The tag of g at off: reads its head as far as it needs. */
