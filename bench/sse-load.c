@@ -10,7 +10,7 @@
  * The lines come from bench/writer: "SEQ filler" or, with -L, "TS SEQ filler"
  * (TS: the writer's CLOCK_REALTIME in ns just before its write). Each client
  * must see SEQ = FIRST .. FIRST+EXPECT-1 once each, in order, with ids
- * OFFSET.TAG (or a bare OFFSET, as the ceiling and the broadcaster send)
+ * OFFSET.TAG (or a bare OFFSET, as the broadcaster sends)
  * whose OFFSET rises by exactly the line's length plus one (the offset just
  * past the newline). It counts what is missing, repeated, out of place.
  *
