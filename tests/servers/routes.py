@@ -334,7 +334,8 @@ def c_append(route):
             e = r.wait_for(lambda i: i.kind == "event", 2, "event %d" % n)
             dt = e.t - t0
             check(e.data == text, "got %r, not %r" % (e.data, text))
-            check(e.id == str(size), "id %r, not %d" % (e.id, size))
+            want = h.event_id(inst.d, "append", size)
+            check(e.id == want, "id %r, not %s" % (e.id, want))
             check(dt <= APPEND_S, "line %d arrived after %.0f ms" %
                   (n, dt * 1000))
             worst = max(worst, dt)
@@ -346,24 +347,29 @@ def c_resume(route):
     repeated, also for lines written while away."""
     inst = route.main()
     h.append(inst.d, "resume", b"r1\nr2\nr3\nr4\nr5\n")
+
+    def rid(offset):
+        return h.event_id(inst.d, "resume", offset)
+
     with inst.get("/events/resume") as r:
         for _ in range(5):
             r.wait_for(lambda i: i.kind == "event", 3, "backlog event")
         got = [(e.id, e.data) for e in r.events()]
-        check(got == [("3", "r1"), ("6", "r2"), ("9", "r3"), ("12", "r4"),
-                      ("15", "r5")], "backlog %r" % got)
+        check(got == [(rid(3), "r1"), (rid(6), "r2"), (rid(9), "r3"),
+                      (rid(12), "r4"), (rid(15), "r5")], "backlog %r" % got)
+        last = got[1][0]
     h.append(inst.d, "resume", b"r6\n")
-    with inst.get("/events/resume", last_event_id="6") as r:
+    with inst.get("/events/resume", last_event_id=last) as r:
         for _ in range(4):
             r.wait_for(lambda i: i.kind == "event", 3, "resumed event")
         deadline = time.monotonic() + 0.3
         while time.monotonic() < deadline and r.pump(0.05):
             pass
         got = [(e.id, e.type, e.data) for e in r.events()]
-        check(got == [("9", "message", "r3"), ("12", "message", "r4"),
-                      ("15", "message", "r5"), ("18", "message", "r6")],
-              "after Last-Event-ID 6: %r" % got)
-    with inst.get("/events/resume", last_event_id="18") as r:
+        check(got == [(rid(9), "message", "r3"), (rid(12), "message", "r4"),
+                      (rid(15), "message", "r5"), (rid(18), "message", "r6")],
+              "after Last-Event-ID %s: %r" % (last, got))
+    with inst.get("/events/resume", last_event_id=rid(18)) as r:
         r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
         deadline = time.monotonic() + 0.3
         while time.monotonic() < deadline and r.pump(0.05):
@@ -536,7 +542,8 @@ def c_idle_timeout(route):
         sizes = [h.append(inst.d, n, b"probe\n") for n in ("beat", "quiet")]
         t_probe = time.monotonic()
         e = beat.wait_for(lambda i: i.kind == "event", 2, "probe event")
-        check((e.id, e.data) == (str(sizes[0]), "probe"), "event %r" % e)
+        want = (h.event_id(inst.d, "beat", sizes[0]), "probe")
+        check((e.id, e.data) == want, "event %r" % e)
         check(e.t - t_probe <= APPEND_S, "probe arrived after %.0f ms"
               % ((e.t - t_probe) * 1000))
         _watch([quiet], 0.5)
