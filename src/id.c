@@ -23,22 +23,45 @@ id_fnv1a(uint32_t h, const void *p, size_t n)
 	return h;
 }
 
+/* Two decimal digits, and two hex digits, a table entry each: a stream
+ * writes an id for every line. */
+static const char decimal_pairs[] =
+	    "0001020304050607080910111213141516171819202122232425262728293031"
+	    "3233343536373839404142434445464748495051525354555657585960616263"
+	    "6465666768697071727374757677787980818283848586878889909192939495"
+	    "96979899";
+static const char hex_pairs[] =
+	    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 size_t
 id_format(char *dst, uint64_t offset, uint32_t tag)
 {
-	static const char hex[] = "0123456789abcdef";
-	char digits[20];
-	size_t n = 0, len = 0;
-	int i;
+	char digits[20], *p = digits + sizeof(digits);
+	size_t len;
+	int shift;
 
-	do
-		digits[n++] = (char)('0' + offset % 10);
-	while ((offset /= 10) != 0);
-	while (n > 0)
-		dst[len++] = digits[--n];
+	while (offset >= 100) {
+		p -= 2;
+		memcpy(p, decimal_pairs + 2 * (offset % 100), 2);
+		offset /= 100;
+	}
+	if (offset >= 10) {
+		p -= 2;
+		memcpy(p, decimal_pairs + 2 * offset, 2);
+	} else
+		*--p = (char)('0' + offset);
+	len = (size_t)(digits + sizeof(digits) - p);
+	memcpy(dst, p, len);
 	dst[len++] = '.';
-	for (i = 28; i >= 0; i -= 4)
-		dst[len++] = hex[(tag >> i) & 0xf];
+	for (shift = 24; shift >= 0; shift -= 8, len += 2)
+		memcpy(dst + len, hex_pairs + 2 * ((tag >> shift) & 0xff), 2);
 	dst[len] = '\0';
 	return len;
 }
