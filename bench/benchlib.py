@@ -17,8 +17,9 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(TOP, "bench")
 sys.path.insert(0, os.path.join(TOP, "tests"))
-# can_connect and free_port are for the scenarios
-from common import TestFailure, can_connect, free_port, wait_until  # noqa: E402,F401
+# can_connect, free_port, file_id and TAG_EMPTY are for the scenarios
+from common import (TAG_EMPTY, TestFailure, can_connect, file_id,  # noqa: E402,F401
+                    free_port, wait_until)
 
 RESULTS = os.path.join(BENCH, "results")
 # clients a load process: one open file each, and a few to spare

@@ -1,9 +1,10 @@
 /*
  * ceiling: the upper bound for sse-tail's throughput. A minimal libfcgi app
  * that answers every request with event-stream headers and N pre-formatted
- * events from memory: "id: <offset>\ndata: <line>\n\n", the ids and lines
- * sse-tail would send for a file of N lines of 99 bytes plus a newline
- * (line k: "k " padded with 'x' to 99 bytes; its id is 100*k).
+ * events from memory: "id: <offset>.<tag>\ndata: <line>\n\n", the ids and
+ * lines sse-tail would send for a file of N lines of 99 bytes plus a
+ * newline (line k: "k " padded with 'x' to 99 bytes; its id is 100*k, its
+ * tag the FNV-1a 32 of the file's first min(100*k, 4096) bytes).
  * libfcgi accepts the request and writes the headers; the events go out as
  * STDOUT records of 65528 bytes, four to a writev(2) on the request's
  * socket, much as sse-tail writes its own (libfcgi's stream would cut them
@@ -12,6 +13,7 @@
  * Listens on fd 0 (spawner) or --listen unix:/path | 127.0.0.1:PORT.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,9 @@
 static char *buf;		/* events 1..built, back to back */
 static size_t *ends;		/* ends[k]: bytes of events 1..k */
 static size_t built;
+static uint32_t tag = 0x811c9dc5u;	/* of the first hashed bytes */
+static size_t hashed;
+#define TAG_SPAN 4096
 
 static int
 build(size_t n)
@@ -41,10 +46,18 @@ build(size_t n)
 		return -1;
 	ends = ne;
 	for (size_t k = built + 1; k <= n; k++) {
-		char *p = buf + ends[k - 1];
-		int h = sprintf(p, "id: %zu\ndata: ", k * (LINE + 1));
-		int d = sprintf(p + h, "%zu ", k);
-		memset(p + h + d, 'x', LINE - d);
+		char *p = buf + ends[k - 1], line[LINE + 1];
+		int d = sprintf(line, "%zu ", k);
+		int h;
+
+		memset(line + d, 'x', LINE - d);
+		line[LINE] = '\n';
+		/* The tag grows with the file's first 4096 bytes, then stays. */
+		for (size_t i = 0; i <= LINE && hashed < TAG_SPAN; i++, hashed++)
+			tag = (tag ^ (unsigned char)line[i]) * 0x01000193u;
+		h = sprintf(p, "id: %zu.%08x\ndata: ", k * (LINE + 1),
+		    (unsigned)tag);
+		memcpy(p + h, line, LINE);
 		memcpy(p + h + LINE, "\n\n", 2);
 		ends[k] = ends[k - 1] + h + LINE + 2;
 	}

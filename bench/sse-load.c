@@ -9,9 +9,10 @@
  *
  * The lines come from bench/writer: "SEQ filler" or, with -L, "TS SEQ filler"
  * (TS: the writer's CLOCK_REALTIME in ns just before its write). Each client
- * must see SEQ = FIRST .. FIRST+EXPECT-1 once each, in order, with ids that
- * rise by exactly the line's length plus one (the offset just past the
- * newline). It counts what is missing, repeated, out of place.
+ * must see SEQ = FIRST .. FIRST+EXPECT-1 once each, in order, with ids
+ * OFFSET.TAG (or a bare OFFSET, as the broadcaster sends)
+ * whose OFFSET rises by exactly the line's length plus one (the offset just
+ * past the newline). It counts what is missing, repeated, out of place.
  *
  * With -P it speaks to a web server instead, for the peers sse-tail is
  * compared with: http (an HTTP/1.1 GET, the body plain or chunked, parsed
@@ -49,6 +50,7 @@
 #define FCGI_STDERR		7
 
 #define RBUF		(256 * 1024)
+#define TAG_EMPTY	0x811c9dc5u	/* the TAG of offset 0, a reset's */
 #define MAX_EVENTS	512
 #define MAX_DIAG	10
 
@@ -71,6 +73,8 @@ struct client {
 	unsigned have_id:1;		/* prev_id is a baseline */
 	unsigned have_seq:1;		/* prev_seq / prev_id belong together */
 	unsigned ev_reset:1;		/* event type is "reset" */
+	unsigned ev_rotated:1;		/* event type is "rotated" */
+	unsigned id_tagged:1;		/* the id had a .TAG */
 	unsigned out_armed:1;		/* EPOLLOUT wanted: request not sent */
 	unsigned chunked:1;		/* HTTP body in chunked coding */
 	unsigned status_line:1;		/* the HTTP status line was read */
@@ -86,8 +90,9 @@ struct client {
 	uint32_t line_len, line_cap;
 	char *data;
 	uint32_t data_len, data_cap;
-	uint64_t id;			/* the last event ID buffer, parsed */
-	int id_ok;			/* it was a decimal number */
+	uint64_t id;			/* the last event ID buffer's OFFSET */
+	uint32_t id_tag;		/* and its TAG, when id_tagged */
+	int id_ok;			/* it was OFFSET or OFFSET.TAG */
 	uint64_t prev_id, prev_seq;
 	uint64_t next_seq;
 	uint32_t events, missing, dup, resets, badid, extra, bad, heartbeats;
@@ -461,6 +466,39 @@ parse_u64(const char **p, const char *end, uint64_t *v)
 	return 0;
 }
 
+/* Parses an id, "OFFSET" or "OFFSET.TAG" (TAG 8 lowercase hex digits),
+ * into c; id_ok says whether it was one. */
+static void
+parse_id(struct client *c, const char *v, size_t vl)
+{
+	const char *p = v, *end = v + vl;
+	uint64_t off;
+	uint32_t tag = 0;
+	int i;
+
+	c->id_ok = 0;
+	c->id = 0;
+	c->id_tagged = 0;
+	if (parse_u64(&p, end, &off) < 0)
+		return;
+	if (p < end) {
+		if (*p++ != '.' || end - p != 8)
+			return;
+		for (i = 0; i < 8; i++, p++) {
+			if (*p >= '0' && *p <= '9')
+				tag = tag << 4 | (uint32_t)(*p - '0');
+			else if (*p >= 'a' && *p <= 'f')
+				tag = tag << 4 | (uint32_t)(*p - 'a' + 10);
+			else
+				return;
+		}
+		c->id_tagged = 1;
+		c->id_tag = tag;
+	}
+	c->id_ok = 1;
+	c->id = off;
+}
+
 static void
 mark_opened(struct client *c)
 {
@@ -565,6 +603,7 @@ dispatch(struct client *c)
 {
 	if (c->data_len == 0) {
 		c->ev_reset = 0;
+		c->ev_rotated = 0;
 		return;
 	}
 	c->data_len--;		/* the last LF */
@@ -572,11 +611,18 @@ dispatch(struct client *c)
 		c->resets++;
 		diag(c, "event: reset, id %llu, data: %.*s",
 		    (unsigned long long)c->id, (int)c->data_len, c->data);
-		if (!c->id_ok || c->id != 0) {
+		if (!c->id_ok || c->id != 0 ||
+		    (c->id_tagged && c->id_tag != TAG_EMPTY)) {
 			c->badid++;
-			diag(c, "reset with id other than 0");
+			diag(c, "reset with id other than 0.811c9dc5");
 		}
 		/* the stream starts over at offset 0 */
+		c->prev_id = 0;
+		c->have_id = 1;
+		c->have_seq = 0;
+	} else if (c->ev_rotated) {
+		/* the next file, from its start: nothing lost (no id field:
+		 * the last event ID stays the old file's) */
 		c->prev_id = 0;
 		c->have_id = 1;
 		c->have_seq = 0;
@@ -584,6 +630,7 @@ dispatch(struct client *c)
 		data_event(c, c->data, c->data_len);
 	c->data_len = 0;
 	c->ev_reset = 0;
+	c->ev_rotated = 0;
 }
 
 static int
@@ -635,15 +682,10 @@ sse_line(struct client *c, const char *s, size_t n)
 	} else if (field_is(s, nl, "event")) {
 		/* other event types (a stream's event = NAME) count as data */
 		c->ev_reset = field_is(v, vl, "reset") != 0;
+		c->ev_rotated = field_is(v, vl, "rotated") != 0;
 	} else if (field_is(s, nl, "id")) {
-		if (memchr(v, '\0', vl) == NULL) {
-			const char *p = v;
-			uint64_t id;
-
-			c->id_ok = vl > 0 && parse_u64(&p, v + vl, &id) == 0 &&
-			    p == v + vl;
-			c->id = c->id_ok ? id : 0;
-		}
+		if (memchr(v, '\0', vl) == NULL)
+			parse_id(c, v, vl);
 	}
 	/* retry and unknown fields: ignored, as a browser does */
 }
@@ -1318,7 +1360,7 @@ usage(void)
 	    "  -H        hold: keep every connection open after its last line,\n"
 	    "            until SIGUSR1/SIGTERM/SIGINT or the time limit\n"
 	    "  -S FILE   write the phase (open, settled) to FILE as it is reached\n"
-	    "  -i ID     send Last-Event-ID: ID\n"
+	    "  -i ID     send Last-Event-ID: ID, as given (OFFSET.TAG or OFFSET)\n"
 	    "  -v        print every diagnostic, not just the first %d\n",
 	    MAX_DIAG);
 	exit(2);

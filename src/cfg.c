@@ -338,7 +338,7 @@ cfg_load(struct cfg *cfg, const char *file, char *err, size_t errlen)
 	int fd, rc;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((fd = open(file, O_RDONLY | O_NOCTTY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "%s: open: %s", file, strerror(errno));
 		return -1;
 	}

@@ -54,17 +54,25 @@ emit(struct cursor *c, const struct cfg_stream *cfg, struct cursor_bufs *b,
 }
 
 /* Frames the line [c->off, c->off + total) ending at end into b->out at
- * *len, reading its start again when it did not fit in one chunk. */
+ * *len, reading its start again when it did not fit in one chunk.
+ * Returns 0; 1 when the file is shorter now (truncated under c: the line
+ * is looked for again at the next turn, when a follower's truncation is
+ * seen too); -1 on a read error. */
 static int
 frame_from_file(struct cursor *c, const struct cfg_stream *cfg,
     struct cursor_bufs *b, uint64_t total, off_t end, size_t *len)
 {
 	size_t need = sse_need(total, cfg->max_line);
+	ssize_t n = pread(c->gen->fd, b->line, need, c->off);
 
-	if (pread(c->gen->fd, b->line, need, c->off) != (ssize_t)need) {
+	if (n < 0) {
 		log_msg("stream %s: pread %s: %s", cfg->name, cfg->path,
 		    strerror(errno));
 		return -1;
+	}
+	if ((size_t)n != need) {
+		c->scan = 0;
+		return 1;
 	}
 	emit(c, cfg, b, b->line, total, end, len);
 	return 0;
@@ -72,21 +80,25 @@ frame_from_file(struct cursor *c, const struct cfg_stream *cfg,
 
 /* The file was read to its end and succ comes after it: frames its last
  * line (which needs no newline now) and moves to succ, with a rotated
- * event. Returns 0, 1 when out is too full for that line, -1 on a read
+ * event. Returns 0, 1 when out is too full for that line (or the file
+ * shrank under it: frame_from_file), -1 on a read
  * error. */
 static int
 next_file(struct cursor *c, struct follow *f, struct follow_watch *w,
     struct follow_gen *succ, const struct cfg_stream *cfg,
     struct cursor_bufs *b, size_t *len)
 {
+	int rc;
+
 	if (c->scan > 0) {
 		uint64_t total = (uint64_t)c->scan;
 
 		if (*len + sse_event_bound(cfg->event, total, cfg->max_line) >
 		    b->out_cap)
 			return 1;
-		if (frame_from_file(c, cfg, b, total, c->off + c->scan, len) < 0)
-			return -1;
+		if ((rc = frame_from_file(c, cfg, b, total, c->off + c->scan,
+		    len)) != 0)
+			return rc;
 	}
 	follow_gen_get(succ);
 	put_gen(c, f, w);
@@ -104,6 +116,7 @@ frame_lines(struct cursor *c, const struct cfg_stream *cfg,
     struct cursor_bufs *b, off_t pos, size_t n, size_t *len)
 {
 	char *p = b->in, *end = b->in + n, *nl;
+	int rc;
 
 	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		off_t nl_at = pos + (nl - b->in);
@@ -125,8 +138,9 @@ frame_lines(struct cursor *c, const struct cfg_stream *cfg,
 			return 1;
 		}
 		if (started_before) {
-			if (frame_from_file(c, cfg, b, total, nl_at + 1, len) < 0)
-				return -1;
+			if ((rc = frame_from_file(c, cfg, b, total, nl_at + 1,
+			    len)) != 0)
+				return rc;
 		} else
 			emit(c, cfg, b, p, total, nl_at + 1, len);
 		p = nl + 1;
@@ -163,16 +177,20 @@ find_resume(struct follow *f, struct follow_watch *w,
 		files[0].ctx = &cur->fd;
 		files[0].size = sb.st_size;
 	}
-	set.n = 0;
-	if (kind == ID_TAGGED && pos->offset > 0)
-		rotated_open(&set, cfg->rotated, have_cur ? &sb : NULL,
-		    cfg->name);
+	/* The current file first: the common reconnect opens nothing. */
+	if ((at = id_choose(files, 1, kind, pos->offset, pos->tag)) == 0 ||
+	    kind != ID_TAGGED || pos->offset == 0)
+		return at;
+	rotated_open(&set, cfg->rotated, have_cur ? &sb : NULL, cfg->name,
+	    &f->rotated_logged, &f->rotated);
 	for (i = 0; i < set.n; i++) {
 		files[1 + i].read_at = id_pread;
 		files[1 + i].ctx = &set.fd[i];
 		files[1 + i].size = set.size[i];
 	}
-	at = id_choose(files, 1 + set.n, kind, pos->offset, pos->tag);
+	if ((at = id_choose(files + 1, set.n, kind, pos->offset,
+	    pos->tag)) >= 0)
+		at++;
 	if (at <= 0) {
 		rotated_close_from(&set, 0);
 		return at;
@@ -183,8 +201,8 @@ find_resume(struct follow *f, struct follow_watch *w,
 	if ((succ = cur) != NULL)
 		follow_gen_get(succ);
 	for (i = 0; i < set.n; i++) {
-		if ((g = follow_gen_detached(set.fd[i], set.size[i], succ)) ==
-		    NULL) {
+		if ((g = follow_gen_detached(f, w, set.fd[i], set.size[i],
+		    succ)) == NULL) {
 			log_msg("stream %s: calloc: %s", cfg->name,
 			    strerror(ENOMEM));
 			while (++i < set.n)
@@ -220,19 +238,6 @@ truncated(struct cursor *c, struct follow *f, struct follow_watch *w,
 	c->off = c->scan = 0;
 	c->tag = ID_TAG_EMPTY;
 	c->note = CURSOR_NOTE_TRUNCATED;
-}
-
-/* The file after c's, once c is at its end: its successor; for a
- * detached predecessor with none (there was no file at the path when it
- * was opened), the file at the path now. NULL: none yet. */
-static struct follow_gen *
-successor(const struct cursor *c, const struct follow *f)
-{
-	if (c->gen->succ != NULL)
-		return c->gen->succ;
-	if (c->gen->detached && f->cur != NULL)
-		return f->cur;
-	return NULL;
 }
 
 /* Frames the note c owes the client. */
@@ -286,7 +291,7 @@ cursor_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 		}
 		if (n > 0)
 			rc = frame_lines(c, cfg, b, pos, (size_t)n, len);
-		else if ((succ = successor(c, f)) != NULL)
+		else if ((succ = c->gen->succ) != NULL)
 			rc = next_file(c, f, w, succ, cfg, b, len);
 		else
 			return 0;
@@ -376,10 +381,14 @@ cursor_start_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 		if (g != NULL) {
 			set_gen(c, g);
 			c->off = (off_t)pos.offset;
+			/* The head the tag was checked against: follow_check
+			 * compares it to tell a regrown file. */
+			follow_gen_head(g, pos.offset);
 			c->tag = req->id_kind == ID_TAGGED ? pos.tag :
 			    follow_gen_tag(g, pos.offset);
 			pos.tag = c->tag;
-		}
+		} else
+			pos.tag = ID_TAG_EMPTY;	/* a bare 0: no tag given */
 		*start = pos;
 		break;
 	case 1:

@@ -82,6 +82,21 @@ add_watch(struct follow *f, struct follow_watch *w, const char *what,
 	return wd;
 }
 
+/* A resume when there was no file at the path left its chain of
+ * predecessors without a successor: the new file g is it (unless it is
+ * the same file, come back). */
+static void
+link_tails(struct follow *f, struct follow_gen *g)
+{
+	struct follow_gen *d;
+
+	for (d = f->detached; d != NULL; d = d->next)
+		if (d->succ == NULL && (d->dev != g->dev || d->ino != g->ino)) {
+			d->succ = g;
+			g->refs++;
+		}
+}
+
 /* Opens the file at the path as a new current generation. Returns 0 (also
  * when there is no file), or -1 with errno when it cannot be followed. */
 static int
@@ -92,7 +107,8 @@ open_current(struct follow *f, struct follow_watch *w)
 	char proc[64];
 	int fd, saved;
 
-	if ((fd = open(f->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+	if ((fd = open(f->path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (fstat(fd, &sb) < 0)
 		goto err;
@@ -117,6 +133,7 @@ open_current(struct follow *f, struct follow_watch *w)
 		f->last->succ = g;
 	}
 	f->last = g;
+	link_tails(f, g);
 	if (f->cur != NULL)
 		follow_gen_put(f, w, f->cur);
 	f->cur = g;
@@ -164,6 +181,7 @@ follow_stop(struct follow *f, struct follow_watch *w)
 		follow_gen_put(f, w, f->cur);
 	f->cur = NULL;
 	f->error = 0;
+	rotated_cache_free(&f->rotated);
 }
 
 /* Records how looking at the file at the path went: err 0 when it is
@@ -303,7 +321,8 @@ follow_gen_put(struct follow *f, struct follow_watch *w, struct follow_gen *g)
 	while (g != NULL && --g->refs == 0) {
 		struct follow_gen **pp, *succ = g->succ;
 
-		for (pp = &f->gens; *pp != NULL; pp = &(*pp)->next)
+		for (pp = g->detached ? &f->detached : &f->gens; *pp != NULL;
+		    pp = &(*pp)->next)
 			if (*pp == g) {
 				*pp = g->next;
 				break;
@@ -313,6 +332,7 @@ follow_gen_put(struct follow *f, struct follow_watch *w, struct follow_gen *g)
 		if (g->wd >= 0 && w->fd >= 0)
 			inotify_rm_watch(w->fd, g->wd);
 		close(g->fd);
+		free(g->head);
 		free(g);
 		g = succ;
 	}
@@ -347,20 +367,37 @@ follow_backlog_start(const struct follow_gen *g, int lines)
 }
 
 struct follow_gen *
-follow_gen_detached(int fd, off_t size, struct follow_gen *succ)
+follow_gen_detached(struct follow *f, struct follow_watch *w, int fd,
+    off_t size, struct follow_gen *succ)
 {
 	struct follow_gen *g;
+	struct stat sb;
+	int known = fstat(fd, &sb) == 0;
 
+	for (g = f->detached; known && g != NULL; g = g->next)
+		if (g->dev == sb.st_dev && g->ino == sb.st_ino &&
+		    g->succ == succ) {
+			close(fd);
+			follow_gen_put(f, w, succ);	/* g holds one */
+			follow_gen_get(g);
+			return g;
+		}
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
 		close(fd);
 		return NULL;
 	}
 	g->fd = fd;
+	if (known) {
+		g->dev = sb.st_dev;
+		g->ino = sb.st_ino;
+	}
 	g->size = size;
 	g->wd = -1;
 	g->refs = 1;
 	g->detached = 1;
 	g->succ = succ;
+	g->next = f->detached;
+	f->detached = g;
 	return g;
 }
 
@@ -369,6 +406,11 @@ follow_gen_head(struct follow_gen *g, uint64_t upto)
 {
 	size_t want = upto < ID_TAG_SPAN ? (size_t)upto : ID_TAG_SPAN;
 
+	if (want > 0 && g->head == NULL &&
+	    (g->head = malloc(ID_TAG_SPAN)) == NULL) {
+		log_msg("malloc: %s", strerror(errno));
+		return;
+	}
 	while (g->head_len < want) {
 		ssize_t n = pread(g->fd, g->head + g->head_len,
 		    ID_TAG_SPAN - g->head_len, (off_t)g->head_len);

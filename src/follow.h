@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "id.h"
+#include "rotated.h"
 
 #define FOLLOW_POLL_MS	1000	/* how far behind polling may be */
 
@@ -28,9 +29,9 @@ struct follow_gen {
 	int detached;		/* a predecessor opened for one client (a
 				 * resume, a truncation): not watched, not
 				 * checked, read to its end */
+	unsigned char *head;	/* the file's first bytes, for its tags:
+				 * ID_TAG_SPAN bytes once one is needed */
 	size_t head_len;	/* bytes of head read */
-	unsigned char head[ID_TAG_SPAN];	/* the file's first bytes: its
-						 * tags */
 };
 
 /* The process's change notification: one inotify instance for all streams
@@ -46,6 +47,9 @@ struct follow {
 	struct follow_gen *last;	/* the newest generation, current or
 					 * not: the next one is its successor */
 	struct follow_gen *gens;	/* every open generation, cur among them */
+	struct follow_gen *detached;	/* the detached ones, which clients
+					 * with the same file and successor
+					 * share */
 	int wd_dir;		/* watch on path's directory, -1 for none */
 	int polled;		/* no inotify for this path: poll it */
 	int error;		/* errno of the last failed open of a new file
@@ -54,6 +58,8 @@ struct follow {
 				 * retried at every check; 0: none */
 	int logged;		/* the error last logged, 0: none since the
 				 * last open that succeeded */
+	int rotated_logged;	/* the same for the predecessors (rotated.c) */
+	struct rotated_cache rotated;	/* what its globs matched */
 };
 
 /* Opens the process's inotify instance; when that fails (the per-user
@@ -112,14 +118,18 @@ off_t follow_backlog_start(const struct follow_gen *g, int lines);
 /* A predecessor's generation, detached (see follow_gen): fd (its size
  * bytes long) is its from now on, and succ (NULL: none) comes after it,
  * the caller's reference on succ passing to it. It has one reference,
- * the caller's. NULL on ENOMEM: fd is closed, the reference on succ is
- * still the caller's. */
-struct follow_gen *follow_gen_detached(int fd, off_t size,
-    struct follow_gen *succ);
+ * the caller's. When f holds one of the same file with the same
+ * successor already, that one is returned with a reference more for the
+ * caller: fd is closed and the caller's reference on succ dropped (so
+ * that clients resuming in the same files hold their descriptors once).
+ * NULL on ENOMEM: fd is closed, the reference on succ is still the
+ * caller's. */
+struct follow_gen *follow_gen_detached(struct follow *f,
+    struct follow_watch *w, int fd, off_t size, struct follow_gen *succ);
 
 /* Reads the head of g up to upto bytes (at most ID_TAG_SPAN), once:
  * afterwards g->head holds g->head_len bytes, fewer when the file is
- * shorter. */
+ * shorter (or none when there is no memory for it: logged). */
 void follow_gen_head(struct follow_gen *g, uint64_t upto);
 
 /* The tag of g at off: reads its head as far as it needs. */

@@ -22,7 +22,8 @@ open_fifo(const char *path)
 	struct stat sb;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC)) < 0)
 		return -1;
 	if (fstat(fd, &sb) < 0 || !S_ISFIFO(sb.st_mode)) {
 		close(fd);

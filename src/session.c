@@ -265,6 +265,14 @@ session_stream(struct sessions *s, struct session *c, const struct req *req,
 		session_error(s, c, req, 503, "stream unavailable, see the server log");
 		return;
 	}
+	/* A resume is decided on the files as they are now, not as the
+	 * last event or poll saw them (polling may be a second behind). */
+	if (!st->is_pipe) {
+		if (follow_check(&st->follow, &s->watch->fw))
+			session_wake(s, st);
+		if (source_needs_poll(st))
+			watch_poll_soon(s->watch);
+	}
 	c->st = st;
 	st->nclients++;
 	s->nclients++;

@@ -319,6 +319,92 @@ START_TEST(event_reset_is_refused)
 {
 	assert_refused("[stream s]\npath = /a\nevent = reset\n", 3, "reserved");
 	assert_refused("event = reset\n" A_STREAM, 1, "reserved");
+	assert_refused("[stream s]\npath = /a\nevent = rotated\n", 3,
+	    "reserved");
+}
+END_TEST
+
+/* --- rotated: the files a stream's path is rotated to --- */
+
+/* The words of list, joined by '|'. */
+static const char *
+words(const char *list)
+{
+	static char out[1024];
+	const char *w = NULL;
+
+	out[0] = '\0';
+	while ((w = cfg_value_list_next(list, w)) != NULL)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s",
+		    out[0] != '\0' ? "|" : "", w);
+	return out;
+}
+
+START_TEST(rotated_defaults_to_path_dot_1)
+{
+	ck_assert_int_eq(parse("[stream a]\npath = /var/log/a\n"), 0);
+	ck_assert_str_eq(words(cfg.streams[0].rotated), "/var/log/a.1");
+	ck_assert_ptr_null(cfg.defaults.rotated);
+}
+END_TEST
+
+START_TEST(rotated_takes_paths_and_globs_newest_first)
+{
+	ck_assert_int_eq(parse("[stream a]\npath = /l/a\n"
+	    "rotated = /l/a.1  /l/a.2\t/old/a-*.log /l/a.?\n"), 0);
+	ck_assert_str_eq(words(cfg.streams[0].rotated),
+	    "/l/a.1|/l/a.2|/old/a-*.log|/l/a.?");
+}
+END_TEST
+
+START_TEST(rotated_empty_turns_the_lookup_off)
+{
+	ck_assert_int_eq(parse("[stream a]\npath = /l/a\nrotated =\n"
+	    "[stream b]\npath = /l/b\nrotated =   # none\n"), 0);
+	ck_assert_ptr_nonnull(cfg.streams[0].rotated);
+	ck_assert_str_eq(words(cfg.streams[0].rotated), "");
+	ck_assert_str_eq(words(cfg.streams[1].rotated), "");
+}
+END_TEST
+
+START_TEST(rotated_bad_values_are_refused)
+{
+	char text[2048];
+	int i;
+
+	assert_refused(A_STREAM "rotated = a.1\n", 3, "absolute");
+	assert_refused(A_STREAM "rotated = /l/a.1 *\n", 3, "absolute");
+	assert_refused(A_STREAM "rotated = /l/*/a.1\n", 3, "last component");
+	assert_refused(A_STREAM "rotated = /l/?/a\n", 3, "last component");
+	assert_refused(A_STREAM "rotated = /l/\n", 3, "directory");
+	assert_refused("rotated = /l/a.1\n" A_STREAM, 1, "[stream NAME]");
+	assert_refused(A_STREAM "rotated = /a\nrotated = /b\n", 4, "twice");
+	strcpy(text, A_STREAM "rotated =");
+	for (i = 0; i < CFG_ROTATED_MAX + 1; i++)
+		sprintf(text + strlen(text), " /l/a.%d", i);
+	strcat(text, "\n");
+	assert_refused(text, 3, "more than 16");
+	text[strlen(text) - strlen(" /l/a.16\n")] = '\0';
+	strcat(text, "\n");
+	ck_assert_int_eq(parse(text), 0);
+}
+END_TEST
+
+/* A reload keeps a stream whose rotated did not change, and ends the
+ * clients of one whose did. */
+START_TEST(rotated_takes_part_in_stream_equality)
+{
+	struct cfg other;
+
+	ck_assert_int_eq(parse("[stream a]\npath = /l/a\n"), 0);
+	ck_assert_int_eq(cfg_parse(&other, "[stream a]\npath = /l/a\n"
+	    "rotated = /l/a.1\n", FILE_NAME, err, sizeof(err)), 0);
+	ck_assert(cfg_stream_equal(&cfg.streams[0], &other.streams[0]));
+	cfg_free(&other);
+	ck_assert_int_eq(cfg_parse(&other, "[stream a]\npath = /l/a\n"
+	    "rotated = /l/a.0\n", FILE_NAME, err, sizeof(err)), 0);
+	ck_assert(!cfg_stream_equal(&cfg.streams[0], &other.streams[0]));
+	cfg_free(&other);
 }
 END_TEST
 
@@ -597,6 +683,11 @@ cfg_suite(void)
 	tcase_add_test(tc, section_without_path_is_refused_at_its_header);
 	tcase_add_test(tc, file_without_stream_is_refused);
 	tcase_add_test(tc, event_reset_is_refused);
+	tcase_add_test(tc, rotated_defaults_to_path_dot_1);
+	tcase_add_test(tc, rotated_takes_paths_and_globs_newest_first);
+	tcase_add_test(tc, rotated_empty_turns_the_lookup_off);
+	tcase_add_test(tc, rotated_bad_values_are_refused);
+	tcase_add_test(tc, rotated_takes_part_in_stream_equality);
 	tcase_add_test(tc, event_name_outside_the_charset_is_refused);
 	suite_add_tcase(s, tc);
 

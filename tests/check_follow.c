@@ -347,46 +347,123 @@ START_TEST(backlog_crosses_a_line_longer_than_a_chunk)
 }
 END_TEST
 
-/* --- Resume: which offsets a Last-Event-ID may name --- */
+/* --- Tags: the head a generation keeps --- */
 
-START_TEST(resume_at_0_is_ok)
-{
-	ck_assert_int_eq(follow_resume_ok(gen_of("a\nbb\n"), 0), 1);
-	follow_stop(&f, &w);
-	ck_assert_int_eq(follow_resume_ok(gen_of(""), 0), 1);
-	follow_stop(&f, &w);
-}
-END_TEST
-
-START_TEST(resume_just_past_a_newline_is_ok)
+START_TEST(gen_tag_is_the_hash_of_the_bytes_before)
 {
 	struct follow_gen *g = gen_of("a\nbb\n");
 
-	ck_assert_int_eq(follow_resume_ok(g, 2), 1);
-	ck_assert_int_eq(follow_resume_ok(g, 5), 1);	/* the end */
+	ck_assert_uint_eq(follow_gen_tag(g, 0), ID_TAG_EMPTY);
+	ck_assert_uint_eq(follow_gen_tag(g, 2),
+	    id_fnv1a(ID_TAG_EMPTY, "a\n", 2));
+	ck_assert_uint_eq(follow_gen_tag(g, 5),
+	    id_fnv1a(ID_TAG_EMPTY, "a\nbb\n", 5));
+	ck_assert_uint_eq(g->head_len, 5);
 	follow_stop(&f, &w);
 }
 END_TEST
 
-START_TEST(resume_mid_line_is_refused)
+START_TEST(gen_head_is_read_once_and_stops_at_4096_bytes)
 {
-	struct follow_gen *g = gen_of("a\nbb\nc");
+	enum { S = 3 * ID_TAG_SPAN };
+	char *data = malloc(S);
+	struct follow_gen *g;
+	uint32_t want;
 
-	ck_assert_int_eq(follow_resume_ok(g, 1), 0);
-	ck_assert_int_eq(follow_resume_ok(g, 3), 0);
-	ck_assert_int_eq(follow_resume_ok(g, 4), 0);
-	ck_assert_int_eq(follow_resume_ok(g, 6), 0);	/* the end, mid-line */
+	ck_assert_ptr_nonnull(data);
+	memset(data, 'z', S);
+	gen_of_bytes(data, S);
+	g = f.cur;
+	want = id_fnv1a(ID_TAG_EMPTY, data, ID_TAG_SPAN);
+	ck_assert_uint_eq(follow_gen_tag(g, S - 1), want);
+	ck_assert_uint_eq(follow_gen_tag(g, ID_TAG_SPAN + 1), want);
+	ck_assert_uint_eq(g->head_len, ID_TAG_SPAN);
+	/* What the file holds now is not read again: the head is kept. */
+	write_at(path, "y", 1, 0);
+	ck_assert_uint_eq(follow_gen_tag(g, S), want);
+	follow_stop(&f, &w);
+	free(data);
+}
+END_TEST
+
+/* Truncated and written past its old size between two looks: the first
+ * bytes differ from the head its tags were made of. */
+START_TEST(regrown_file_gets_a_new_epoch)
+{
+	struct follow_gen *g;
+
+	watch_mode(_i);
+	write_file(path, "aaaa\n");
+	ck_assert_int_eq(follow_start(&f, &w, "test", path), 0);
+	g = f.cur;
+	(void)follow_gen_tag(g, 5);
+	append_file(path, "bbbb\n");		/* grows: the same epoch */
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_uint_eq(g->epoch, 0);
+	write_file(path, "cccc\ndddd\neeee\n");	/* regrown past 10 */
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	ck_assert_uint_eq(g->epoch, 1);
+	ck_assert_uint_eq(g->head_len, 0);	/* read again when needed */
+	ck_assert_uint_eq(follow_gen_tag(g, 5),
+	    id_fnv1a(ID_TAG_EMPTY, "cccc\n", 5));
 	follow_stop(&f, &w);
 }
 END_TEST
 
-START_TEST(resume_beyond_eof_is_refused)
+START_TEST(detached_gen_takes_the_reference_on_its_successor)
 {
-	struct follow_gen *g = gen_of("a\nbb\n");
+	struct follow_gen *cur, *pred;
+	int fd;
 
-	ck_assert_int_eq(follow_resume_ok(g, 6), 0);
-	ck_assert_int_eq(follow_resume_ok(g, 1000000), 0);
-	ck_assert_int_eq(follow_resume_ok(g, -1), 0);
+	write_file(rotated, "old\n");
+	cur = gen_of("new\n");
+	ck_assert_int_ge(fd = open(rotated, O_RDONLY), 0);
+	follow_gen_get(cur);
+	pred = follow_gen_detached(&f, &w, fd, 4, cur);
+	ck_assert_ptr_nonnull(pred);
+	ck_assert_int_eq(pred->detached, 1);
+	ck_assert_int_eq(pred->wd, -1);
+	ck_assert_ptr_eq(pred->succ, cur);
+	ck_assert_int_eq(cur->refs, 2);
+	follow_gen_put(&f, &w, pred);		/* closes fd, drops cur's */
+	ck_assert_int_eq(fd_is_open(fd), 0);
+	ck_assert_int_eq(cur->refs, 1);
+	follow_stop(&f, &w);
+}
+END_TEST
+
+/* A second client resuming in the same predecessor, with the same
+ * successor, shares its generation: its descriptor is closed, its
+ * reference on the successor dropped. One with another successor does
+ * not. */
+START_TEST(detached_gen_of_the_same_file_and_successor_is_shared)
+{
+	struct follow_gen *cur, *a, *b, *c;
+	int fd1, fd2, fd3;
+
+	write_file(rotated, "old\n");
+	cur = gen_of("new\n");
+	ck_assert_int_ge(fd1 = open(rotated, O_RDONLY), 0);
+	ck_assert_int_ge(fd2 = open(rotated, O_RDONLY), 0);
+	ck_assert_int_ge(fd3 = open(rotated, O_RDONLY), 0);
+	follow_gen_get(cur);
+	a = follow_gen_detached(&f, &w, fd1, 4, cur);
+	follow_gen_get(cur);
+	b = follow_gen_detached(&f, &w, fd2, 4, cur);
+	ck_assert_ptr_eq(a, b);
+	ck_assert_int_eq(fd_is_open(fd2), 0);
+	ck_assert_int_eq(a->refs, 2);
+	ck_assert_int_eq(cur->refs, 2);
+	c = follow_gen_detached(&f, &w, fd3, 4, NULL);
+	ck_assert_ptr_ne(c, a);
+	ck_assert_int_eq(fd_is_open(fd3), 1);
+	follow_gen_put(&f, &w, c);
+	follow_gen_put(&f, &w, b);
+	ck_assert_int_eq(fd_is_open(fd1), 1);
+	follow_gen_put(&f, &w, a);
+	ck_assert_int_eq(fd_is_open(fd1), 0);
+	ck_assert_ptr_null(f.detached);
+	ck_assert_int_eq(cur->refs, 1);
 	follow_stop(&f, &w);
 }
 END_TEST
@@ -882,10 +959,11 @@ follow_suite(void)
 
 	tc = tcase_create("Resume");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, resume_at_0_is_ok);
-	tcase_add_test(tc, resume_just_past_a_newline_is_ok);
-	tcase_add_test(tc, resume_mid_line_is_refused);
-	tcase_add_test(tc, resume_beyond_eof_is_refused);
+	tcase_add_test(tc, gen_tag_is_the_hash_of_the_bytes_before);
+	tcase_add_test(tc, gen_head_is_read_once_and_stops_at_4096_bytes);
+	tcase_add_loop_test(tc, regrown_file_gets_a_new_epoch, 0, 2);
+	tcase_add_test(tc, detached_gen_takes_the_reference_on_its_successor);
+	tcase_add_test(tc, detached_gen_of_the_same_file_and_successor_is_shared);
 	suite_add_tcase(s, tc);
 
 	/* _i 0: inotify, _i 1: polling (watch fd -1); same contract. */

@@ -173,6 +173,167 @@ START_TEST(a_resume_reads_the_same_whatever_the_file_size)
 }
 END_TEST
 
+/* A generated file of size bytes, 'x' but for a '\n' every 100 bytes:
+ * as large as wanted without memory, its reads counted. */
+struct gen_file {
+	uint64_t size;
+	size_t reads, bytes;
+};
+
+static ssize_t
+gen_read(void *ctx, void *buf, size_t n, off_t off)
+{
+	struct gen_file *g = ctx;
+	char *b = buf;
+	size_t i;
+
+	g->reads++;
+	if ((uint64_t)off >= g->size)
+		return 0;
+	if (n > g->size - (uint64_t)off)
+		n = (size_t)(g->size - (uint64_t)off);
+	for (i = 0; i < n; i++)
+		b[i] = ((uint64_t)off + i) % 100 == 99 ? '\n' : 'x';
+	g->bytes += n;
+	return (ssize_t)n;
+}
+
+static uint32_t
+gen_tag(uint64_t off)
+{
+	char head[ID_TAG_SPAN];
+	struct gen_file g = { ID_TAG_SPAN, 0, 0 };
+
+	gen_read(&g, head, sizeof(head), 0);
+	return id_fnv1a(ID_TAG_EMPTY, head, off < ID_TAG_SPAN ? (size_t)off :
+	    ID_TAG_SPAN);
+}
+
+static struct id_file
+mem_file(struct mem *m)
+{
+	struct id_file f = { mem_read, m, (off_t)m->size };
+
+	return f;
+}
+
+START_TEST(choose_takes_the_first_file_that_resumes)
+{
+	const char *p2 = "aaaa\nbbbb\ncccc\n", *p1 = "dddd\n", *cur = "e\n";
+	struct mem m0 = { cur, 2, 0, 0 }, m1 = { p1, 5, 0, 0 },
+	    m2 = { p2, 15, 0, 0 };
+	struct id_file files[3];
+	uint32_t t10 = id_fnv1a(ID_TAG_EMPTY, p2, 10);
+
+	files[0] = mem_file(&m0);
+	files[1] = mem_file(&m1);
+	files[2] = mem_file(&m2);
+	ck_assert_int_eq(id_choose(files, 3, ID_TAGGED, 10, t10), 2);
+	ck_assert_int_eq(id_choose(files, 3, ID_TAGGED, 5,
+	    id_fnv1a(ID_TAG_EMPTY, p1, 5)), 1);
+	ck_assert_int_eq(id_choose(files, 3, ID_TAGGED, 2,
+	    id_fnv1a(ID_TAG_EMPTY, cur, 2)), 0);
+	/* The same content in two files: the newer one. */
+	m1.data = p2;
+	m1.size = 15;
+	files[1] = mem_file(&m1);
+	ck_assert_int_eq(id_choose(files, 3, ID_TAGGED, 10, t10), 1);
+	/* Found nowhere: a reset. */
+	ck_assert_int_eq(id_choose(files, 3, ID_TAGGED, 10, t10 ^ 1), -1);
+	ck_assert_int_eq(id_choose(files, 3, ID_NONE, 10, t10), -1);
+	/* No current file: the predecessors still count. */
+	files[0].read_at = NULL;
+	ck_assert_int_eq(id_choose(files, 3, ID_TAGGED, 10, t10), 1);
+}
+END_TEST
+
+START_TEST(choose_takes_a_bare_offset_in_the_current_file_only)
+{
+	const char *p1 = "aaaa\nbbbb\n", *cur = "cc\n";
+	struct mem m0 = { cur, 3, 0, 0 }, m1 = { p1, 10, 0, 0 };
+	struct id_file files[2];
+
+	files[0] = mem_file(&m0);
+	files[1] = mem_file(&m1);
+	ck_assert_int_eq(id_choose(files, 2, ID_BARE, 3, 0), 0);
+	ck_assert_int_eq(id_choose(files, 2, ID_BARE, 5, 0), -1);
+	ck_assert_int_eq(m1.reads, 0);
+}
+END_TEST
+
+/* OFFSET 0 names no content: the start of the current file, there or
+ * not, never a predecessor; and only with the tag of zero bytes. */
+START_TEST(choose_takes_offset_0_in_the_current_file_only)
+{
+	struct mem m1 = { "old\n", 4, 0, 0 };
+	struct id_file files[2];
+
+	memset(&files[0], 0, sizeof(files[0]));
+	files[1] = mem_file(&m1);
+	ck_assert_int_eq(id_choose(files, 2, ID_TAGGED, 0, ID_TAG_EMPTY), 0);
+	ck_assert_int_eq(id_choose(files, 2, ID_BARE, 0, 0), 0);
+	ck_assert_int_eq(id_choose(files, 2, ID_TAGGED, 0, 0x12345678), -1);
+	ck_assert_int_eq(m1.reads, 0);
+}
+END_TEST
+
+/* The issue's cost: trying a 1 GB file reads at most 4096 bytes and the
+ * one before OFFSET, in as many reads and bytes as a 1 MB one. */
+START_TEST(choose_reads_no_more_of_1_gb_than_of_1_mb)
+{
+	struct gen_file small = { 1 << 20, 0, 0 }, big = { 1ull << 30, 0, 0 };
+	struct id_file files[2] = {
+		{ gen_read, &small, (off_t)(1 << 20) },
+		{ gen_read, &big, (off_t)(1ull << 30) },
+	};
+	/* Just past a '\n' (every 100th byte), near each one's end. */
+	uint64_t at_small = (small.size / 100 - 1) * 100;
+	uint64_t at_big = (big.size / 100 - 1) * 100;
+
+	ck_assert_int_eq(id_choose(files, 1, ID_TAGGED, at_small,
+	    gen_tag(at_small)), 0);
+	ck_assert_int_eq(id_choose(files + 1, 1, ID_TAGGED, at_big,
+	    gen_tag(at_big)), 0);
+	ck_assert_uint_le(small.bytes, ID_TAG_SPAN + 1);
+	ck_assert_uint_eq(big.bytes, small.bytes);
+	ck_assert_uint_eq(big.reads, small.reads);
+	/* Tried first and too short for the offset: not read at all. */
+	small.reads = small.bytes = big.reads = big.bytes = 0;
+	ck_assert_int_eq(id_choose(files, 2, ID_TAGGED, at_big,
+	    gen_tag(at_big)), 1);
+	ck_assert_uint_eq(small.reads, 0);
+	ck_assert_uint_le(big.bytes, ID_TAG_SPAN + 1);
+}
+END_TEST
+
+START_TEST(tag_advance_stops_working_past_4096_bytes)
+{
+	static unsigned char head[ID_TAG_SPAN];
+	uint32_t t;
+	size_t i;
+
+	for (i = 0; i < sizeof(head); i++)
+		head[i] = (unsigned char)(i * 7);
+	t = id_tag_advance(ID_TAG_EMPTY, 0, 100, head, sizeof(head));
+	ck_assert_uint_eq(t, id_fnv1a(ID_TAG_EMPTY, head, 100));
+	t = id_tag_advance(t, 100, 9000, head, sizeof(head));
+	ck_assert_uint_eq(t, id_fnv1a(ID_TAG_EMPTY, head, ID_TAG_SPAN));
+	/* From past the span: the tag as it is, whatever head says. */
+	ck_assert_uint_eq(id_tag_advance(t, 5000, 6000, NULL, 0), t);
+	/* A head shorter than asked (the file shrank): what there is. */
+	ck_assert_uint_eq(id_tag_advance(ID_TAG_EMPTY, 0, 50, head, 20),
+	    id_fnv1a(ID_TAG_EMPTY, head, 20));
+}
+END_TEST
+
+START_TEST(random_tags_differ)
+{
+	uint32_t a = id_random_tag(), b = id_random_tag(), c = id_random_tag();
+
+	ck_assert(a != b || b != c);
+}
+END_TEST
+
 Suite *
 id_suite(void)
 {
@@ -186,6 +347,12 @@ id_suite(void)
 	tcase_add_test(tc, tag_covers_at_most_4096_bytes);
 	tcase_add_test(tc, resumes_only_just_past_a_newline_with_the_right_tag);
 	tcase_add_test(tc, a_resume_reads_the_same_whatever_the_file_size);
+	tcase_add_test(tc, choose_takes_the_first_file_that_resumes);
+	tcase_add_test(tc, choose_takes_a_bare_offset_in_the_current_file_only);
+	tcase_add_test(tc, choose_takes_offset_0_in_the_current_file_only);
+	tcase_add_test(tc, choose_reads_no_more_of_1_gb_than_of_1_mb);
+	tcase_add_test(tc, tag_advance_stops_working_past_4096_bytes);
+	tcase_add_test(tc, random_tags_differ);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -23,6 +23,7 @@ main(void)
 	srunner_add_suite(sr, session_suite());
 	srunner_add_suite(sr, signals_suite());
 	srunner_add_suite(sr, id_suite());
+	srunner_add_suite(sr, rotated_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -240,7 +240,8 @@ START_TEST(request_in_pieces_reaches_the_callback_once)
 	ck_assert_int_eq(requests, 1);
 	ck_assert_int_eq(got.kind, REQ_STREAM);
 	ck_assert_int_eq(got.stream, 0);
-	ck_assert_int_eq(got.last_id, 5);
+	ck_assert_int_eq(got.id_kind, ID_BARE);
+	ck_assert_uint_eq(got.last_id.offset, 5);
 	ck_assert_uint_eq(rdr.nreading, 0);
 	TURN_UNTIL(ses.nconns == 0);
 	read_eof(fd);

@@ -67,6 +67,12 @@ assert_stream(int stream)
 
 /* --- Core: naming the stream, choosing the answer --- */
 
+/* The request's Last-Event-ID was the bare offset off. */
+#define assert_bare(off) do {						\
+	ck_assert_int_eq(req.id_kind, ID_BARE);				\
+	ck_assert(req.last_id.offset == (uint64_t)(off));		\
+} while (0)
+
 START_TEST(stream_is_named_by_path_info)
 {
 	struct req_params p = { .method = "GET", .path_info = "/app.log" };
@@ -75,7 +81,7 @@ START_TEST(stream_is_named_by_path_info)
 	assert_stream(1);
 	ck_assert_int_eq(req.head, 0);
 	ck_assert_int_eq(req.lines, -1);
-	ck_assert(req.last_id == -1);
+	ck_assert_int_eq(req.id_kind, ID_NONE);
 }
 END_TEST
 
@@ -261,18 +267,30 @@ START_TEST(last_event_id_header_is_the_resume_point)
 
 	req_parse(&multi, &p, &req);
 	assert_stream(0);
-	ck_assert(req.last_id == 12345);
+	assert_bare(12345);
 	p.last_event_id = "0";
 	req_parse(&multi, &p, &req);
-	ck_assert(req.last_id == 0);
+	assert_bare(0);
+	p.last_event_id = "1043.5f3a9c2e";
+	req_parse(&multi, &p, &req);
+	ck_assert_int_eq(req.id_kind, ID_TAGGED);
+	ck_assert(req.last_id.offset == 1043);
+	ck_assert(req.last_id.tag == 0x5f3a9c2e);
 }
 END_TEST
 
-START_TEST(last_event_id_with_leading_zeros_is_decimal)
+/* This version and the ones before it never wrote a leading zero: such
+ * an id is nobody's. */
+START_TEST(last_event_id_with_leading_zeros_is_absent)
 {
-	ck_assert(req_parse_id("007") == 7);
-	ck_assert(req_parse_id("0000000000000000000000000042") == 42);
-	ck_assert(req_parse_id("010") == 10);
+	struct req_params p = { .method = "GET", .path_info = "/syslog",
+	    .last_event_id = "007" };
+
+	req_parse(&multi, &p, &req);
+	ck_assert_int_eq(req.id_kind, ID_NONE);
+	p.last_event_id = "010.811c9dc5";
+	req_parse(&multi, &p, &req);
+	ck_assert_int_eq(req.id_kind, ID_NONE);
 }
 END_TEST
 
@@ -280,20 +298,18 @@ START_TEST(last_event_id_that_is_not_decimal_is_absent)
 {
 	static const char *const bad[] = {
 		"abc", "-1", "1.5", "", "1234567890123456789012345", " 1",
-		"1 ", "+1", "0x10", "12a",
+		"1 ", "+1", "0x10", "12a", "12.5F3A9C2E", "12.5f3a9c2", "12.",
+		"12.5f3a9c2e0",
 	};
 	struct req_params p = { .method = "GET", .path_info = "/syslog" };
 	size_t i;
 
-	ck_assert(req_parse_id(NULL) == -1);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(req_parse_id(bad[i]) == -1, "\"%s\" taken as %lld",
-		    bad[i], (long long)req_parse_id(bad[i]));
 		p.last_event_id = bad[i];
 		req_parse(&multi, &p, &req);
 		assert_stream(0);
-		ck_assert_msg(req.last_id == -1, "\"%s\" not treated as absent",
-		    bad[i]);
+		ck_assert_msg(req.id_kind == ID_NONE,
+		    "\"%s\" not treated as absent", bad[i]);
 	}
 }
 END_TEST
@@ -304,7 +320,7 @@ START_TEST(last_event_id_header_wins_over_query)
 	    .last_event_id = "100", .query = "lastEventId=200" };
 
 	req_parse(&multi, &p, &req);
-	ck_assert(req.last_id == 100);
+	assert_bare(100);
 }
 END_TEST
 
@@ -314,14 +330,14 @@ START_TEST(invalid_last_event_id_header_falls_back_to_query)
 	    .last_event_id = "abc", .query = "lastEventId=200" };
 
 	req_parse(&multi, &p, &req);
-	ck_assert(req.last_id == 200);
+	assert_bare(200);
 	p.last_event_id = NULL;
 	req_parse(&multi, &p, &req);
-	ck_assert(req.last_id == 200);
+	assert_bare(200);
 	p.query = "lastEventId=zzz";
 	req_parse(&multi, &p, &req);
 	assert_stream(0);
-	ck_assert(req.last_id == -1);
+	ck_assert_int_eq(req.id_kind, ID_NONE);
 }
 END_TEST
 
@@ -333,7 +349,10 @@ START_TEST(query_values_are_percent_decoded)
 	assert_stream(1);
 	get_query("%73tream=syslog&lastEventId=%31%32");
 	assert_stream(0);
-	ck_assert(req.last_id == 12);
+	assert_bare(12);
+	get_query("stream=syslog&lastEventId=12%2e811c9dc5");
+	ck_assert_int_eq(req.id_kind, ID_TAGGED);
+	ck_assert(req.last_id.offset == 12 && req.last_id.tag == 0x811c9dc5);
 }
 END_TEST
 
@@ -348,7 +367,7 @@ START_TEST(plus_and_pct20_decode_to_a_space)
 	assert_error(404, "sys%20log");
 	get_query("stream=syslog&lastEventId=1%202");
 	assert_stream(0);
-	ck_assert(req.last_id == -1);
+	ck_assert_int_eq(req.id_kind, ID_NONE);
 	get_query("stream=syslog&lines=1+2");
 	assert_error(400, "lines=1+2");
 }
@@ -506,10 +525,22 @@ START_TEST(query_of_4096_bytes_is_accepted)
 }
 END_TEST
 
+/* The bare offset a request with Last-Event-ID s resumes at, -1 for
+ * none. */
+static int64_t
+header_id(const char *s)
+{
+	struct req_params p = { .method = "GET", .path_info = "/syslog",
+	    .last_event_id = s };
+
+	req_parse(&multi, &p, &req);
+	return req.id_kind == ID_BARE ? (int64_t)req.last_id.offset : -1;
+}
+
 START_TEST(id_below_2_62_is_accepted)
 {
-	ck_assert(req_parse_id("4611686018427387903") == 4611686018427387903LL);
-	ck_assert(req_parse_id("4611686018427387904") == -1);
+	ck_assert(header_id("4611686018427387903") == 4611686018427387903LL);
+	ck_assert(header_id("4611686018427387904") == -1);
 }
 END_TEST
 
@@ -525,8 +556,8 @@ START_TEST(id_overflowing_64_bits_is_absent)
 	size_t i;
 
 	for (i = 0; i < sizeof(big) / sizeof(big[0]); i++)
-		ck_assert_msg(req_parse_id(big[i]) == -1, "\"%s\" taken as %lld",
-		    big[i], (long long)req_parse_id(big[i]));
+		ck_assert_msg(header_id(big[i]) == -1, "\"%s\" taken as %lld",
+		    big[i], (long long)header_id(big[i]));
 }
 END_TEST
 
@@ -806,7 +837,7 @@ req_suite(void)
 	tcase_add_test(tc, lines_sets_the_backlog);
 	tcase_add_test(tc, lines_zero_is_accepted);
 	tcase_add_test(tc, last_event_id_header_is_the_resume_point);
-	tcase_add_test(tc, last_event_id_with_leading_zeros_is_decimal);
+	tcase_add_test(tc, last_event_id_with_leading_zeros_is_absent);
 	tcase_add_test(tc, last_event_id_that_is_not_decimal_is_absent);
 	tcase_add_test(tc, last_event_id_header_wins_over_query);
 	tcase_add_test(tc, invalid_last_event_id_header_falls_back_to_query);

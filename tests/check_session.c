@@ -118,7 +118,7 @@ setup(void)
 	cfg.nstreams = 1;
 	memset(&req, 0, sizeof(req));
 	req.kind = REQ_STREAM;
-	req.last_id = -1;
+	req.id_kind = ID_NONE;
 	req.lines = -1;
 	kepts = closings = 0;
 	got_len = 0;
@@ -259,14 +259,15 @@ START_TEST(preamble_at_once_then_the_backlog)
 	ck_assert_msg(strncmp(got, "Status: 200 OK\r\n", 16) == 0, "%s", got);
 	ck_assert_ptr_nonnull(strstr(got,
 	    "Content-Type: text/event-stream\r\n"));
-	ck_assert(ends_with(got, "\r\n\r\nretry: 3000\n: sse-tail\n\n"));
+	ck_assert(ends_with(got, "\r\n\r\nretry: 3000\n: sse-tail\n\n"
+	    "id: 0.811c9dc5\n\n"));
 	ck_assert_uint_eq(ses.nclients, 1);
 	ck_assert_uint_eq(st->nclients, 1);
 	ck_assert(loop_is_ready(&c->conn.task));
 	ck_assert_int_eq(loop_turn(&l), 0);
 	collect();
-	ck_assert(ends_with(got, ": sse-tail\n\n"
-	    "id: 4\ndata: one\n\nid: 8\ndata: two\n\n"));
+	ck_assert(ends_with(got, ": sse-tail\n\nid: 0.811c9dc5\n\n"
+	    "id: 4.f08dc37f\ndata: one\n\nid: 8.295989f7\ndata: two\n\n"));
 	ck_assert(!ended);
 }
 END_TEST
@@ -278,7 +279,7 @@ START_TEST(new_lines_are_sent_when_the_source_wakes)
 	turn_until_got("data: two\n\n", 1000);
 	check_append(path, "three\n");
 	source_check(st, NULL);
-	turn_until_got("id: 14\ndata: three\n\n", 1000);
+	turn_until_got("id: 14.f844632d\ndata: three\n\n", 1000);
 }
 END_TEST
 
@@ -335,7 +336,7 @@ START_TEST(heartbeats_at_their_interval)
 	ck_assert_int_ge(t1 - prev, 1000);
 	ck_assert_int_ge(c->last_write - prev, 1000);	/* when it was sent */
 	ck_assert_int_le(c->last_write - prev, 1000 + SLACK_MS);
-	ck_assert(ends_with(got, ": sse-tail\n\n: heartbeat\n\n"));
+	ck_assert(ends_with(got, ": sse-tail\n\nid: 8.295989f7\n\n: heartbeat\n\n"));
 	ck_assert_int_eq(ses.hb_timer.at, c->last_write + 1000);
 
 	/* An event written meanwhile: the next beat is 1 s after it. */
@@ -414,7 +415,7 @@ START_TEST(keep_conn_goes_back_to_reading)
 	got_len = 0;
 	got[0] = '\0';
 	session_stream(&ses, c, &req, st);
-	turn_until_got("id: 8\ndata: two\n\n", 1000);
+	turn_until_got("id: 8.295989f7\ndata: two\n\n", 1000);
 	ck_assert(strncmp(got, "Status: 200 OK\r\n", 16) == 0);
 	ck_assert_uint_eq(ses.nclients, 1);
 	ck_assert_int_eq(closings, 0);

@@ -4,6 +4,10 @@
 #include <string.h>
 
 #include "sse.h"
+
+/* The tag the framing tests give every event. */
+#define TAG		"5f3a9c2e"
+#define TAG_VALUE	0x5f3a9c2eu
 #include "check_suites.h"
 
 #define FFFD	"\xef\xbf\xbd"	/* U+FFFD in UTF-8 */
@@ -26,7 +30,7 @@ frame_total(const char *event, uint64_t id, const char *line, size_t len,
 	memcpy(in, line, len);
 	memset(in + len, '\n', 3);
 	memset(out, '#', bound + 16);
-	n = sse_event(out, event, id, in, total, max_line);
+	n = sse_event(out, event, id, TAG_VALUE, in, total, max_line);
 	ck_assert_msg(n <= bound, "wrote %zu bytes, bound %zu", n, bound);
 	ck_assert_msg(out[n] == '#', "wrote past the returned length");
 	out[n] = '\0';
@@ -53,81 +57,81 @@ data_of(const char *line, size_t len)
 START_TEST(simple_event_is_id_then_data)
 {
 	ck_assert_str_eq(frame(NULL, 42, "hello world", 11, 65536),
-	    "id: 42\ndata: hello world\n\n");
+	    "id: 42." TAG "\ndata: hello world\n\n");
 }
 END_TEST
 
 START_TEST(event_field_comes_first_when_configured)
 {
 	ck_assert_str_eq(frame("log", 7, "x", 1, 65536),
-	    "event: log\nid: 7\ndata: x\n\n");
+	    "event: log\nid: 7." TAG "\ndata: x\n\n");
 }
 END_TEST
 
 START_TEST(empty_line_is_an_empty_data_field)
 {
-	ck_assert_str_eq(data_of("", 0), "id: 1\ndata: \n\n");
+	ck_assert_str_eq(data_of("", 0), "id: 1." TAG "\ndata: \n\n");
 }
 END_TEST
 
 START_TEST(cr_inside_a_line_starts_a_second_data_field)
 {
-	ck_assert_str_eq(data_of("a\rb", 3), "id: 1\ndata: a\ndata: b\n\n");
-	ck_assert_str_eq(data_of("\r", 1), "id: 1\ndata: \ndata: \n\n");
+	ck_assert_str_eq(data_of("a\rb", 3), "id: 1." TAG "\ndata: a\ndata: b\n\n");
+	ck_assert_str_eq(data_of("\r", 1), "id: 1." TAG "\ndata: \ndata: \n\n");
 }
 END_TEST
 
 START_TEST(nul_becomes_replacement_char)
 {
-	ck_assert_str_eq(data_of("a\0b", 3), "id: 1\ndata: a" FFFD "b\n\n");
-	ck_assert_str_eq(data_of("\0\0", 2), "id: 1\ndata: " FFFD FFFD "\n\n");
+	ck_assert_str_eq(data_of("a\0b", 3), "id: 1." TAG "\ndata: a" FFFD "b\n\n");
+	ck_assert_str_eq(data_of("\0\0", 2), "id: 1." TAG "\ndata: " FFFD FFFD "\n\n");
 }
 END_TEST
 
 START_TEST(lone_continuation_byte_becomes_one_replacement)
 {
-	ck_assert_str_eq(data_of("a\x80z", 3), "id: 1\ndata: a" FFFD "z\n\n");
+	ck_assert_str_eq(data_of("a\x80z", 3), "id: 1." TAG "\ndata: a" FFFD "z\n\n");
 }
 END_TEST
 
 START_TEST(overlong_c0_80_becomes_two_replacements)
 {
 	ck_assert_str_eq(data_of("\xc0\x80", 2),
-	    "id: 1\ndata: " FFFD FFFD "\n\n");
+	    "id: 1." TAG "\ndata: " FFFD FFFD "\n\n");
 	ck_assert_str_eq(data_of("\xe0\x9f\xbf", 3),
-	    "id: 1\ndata: " FFFD FFFD FFFD "\n\n");
+	    "id: 1." TAG "\ndata: " FFFD FFFD FFFD "\n\n");
 }
 END_TEST
 
 START_TEST(surrogate_becomes_three_replacements)
 {
 	ck_assert_str_eq(data_of("\xed\xa0\x80", 3),
-	    "id: 1\ndata: " FFFD FFFD FFFD "\n\n");
+	    "id: 1." TAG "\ndata: " FFFD FFFD FFFD "\n\n");
 	ck_assert_str_eq(data_of("\xed\xbf\xbf", 3),
-	    "id: 1\ndata: " FFFD FFFD FFFD "\n\n");
+	    "id: 1." TAG "\ndata: " FFFD FFFD FFFD "\n\n");
 }
 END_TEST
 
 START_TEST(byte_f5_and_above_becomes_a_replacement)
 {
-	ck_assert_str_eq(data_of("\xf5", 1), "id: 1\ndata: " FFFD "\n\n");
-	ck_assert_str_eq(data_of("\xff\xfe", 2), "id: 1\ndata: " FFFD FFFD "\n\n");
+	ck_assert_str_eq(data_of("\xf5", 1), "id: 1." TAG "\ndata: " FFFD "\n\n");
+	ck_assert_str_eq(data_of("\xff\xfe", 2), "id: 1." TAG "\ndata: " FFFD FFFD "\n\n");
 	/* Above U+10FFFF. */
 	ck_assert_str_eq(data_of("\xf4\x90\x80\x80", 4),
-	    "id: 1\ndata: " FFFD FFFD FFFD FFFD "\n\n");
+	    "id: 1." TAG "\ndata: " FFFD FFFD FFFD FFFD "\n\n");
 }
 END_TEST
 
 START_TEST(truncated_sequence_at_the_end_becomes_one_replacement_a_byte)
 {
 	ck_assert_str_eq(data_of("a\xe2\x82", 3),
-	    "id: 1\ndata: a" FFFD FFFD "\n\n");
+	    "id: 1." TAG "\ndata: a" FFFD FFFD "\n\n");
 	ck_assert_str_eq(data_of("\xf0\x9f\x98", 3),
-	    "id: 1\ndata: " FFFD FFFD FFFD "\n\n");
-	ck_assert_str_eq(data_of("\xc3", 1), "id: 1\ndata: " FFFD "\n\n");
+	    "id: 1." TAG "\ndata: " FFFD FFFD FFFD "\n\n");
+	ck_assert_str_eq(data_of("\xc3", 1), "id: 1." TAG "\ndata: " FFFD "\n\n");
 	/* Interrupted by an ASCII byte, not at the end. */
 	ck_assert_str_eq(data_of("\xe2\x82z", 3),
-	    "id: 1\ndata: " FFFD FFFD "z\n\n");
+	    "id: 1." TAG "\ndata: " FFFD FFFD "z\n\n");
 }
 END_TEST
 
@@ -138,7 +142,7 @@ START_TEST(valid_multibyte_chars_are_kept)
 	    "\xf4\x8f\xbf\xbf\xee\x80\x80";
 	char want[256];
 
-	snprintf(want, sizeof(want), "id: 1\ndata: %s\n\n", text);
+	snprintf(want, sizeof(want), "id: 1." TAG "\ndata: %s\n\n", text);
 	ck_assert_str_eq(data_of(text, sizeof(text) - 1), want);
 }
 END_TEST
@@ -146,8 +150,8 @@ END_TEST
 START_TEST(id_is_written_in_decimal_up_to_64_bits)
 {
 	ck_assert_str_eq(frame(NULL, UINT64_MAX, "x", 1, 65536),
-	    "id: 18446744073709551615\ndata: x\n\n");
-	ck_assert_str_eq(frame(NULL, 0, "x", 1, 65536), "id: 0\ndata: x\n\n");
+	    "id: 18446744073709551615." TAG "\ndata: x\n\n");
+	ck_assert_str_eq(frame(NULL, 0, "x", 1, 65536), "id: 0." TAG "\ndata: x\n\n");
 }
 END_TEST
 
@@ -173,7 +177,7 @@ START_TEST(special_byte_is_seen_at_every_offset)
 				memset(line, 'a', len);
 				memcpy(line + at, special[k].in, sl);
 				snprintf(want, sizeof(want),
-				    "id: 1\ndata: %.*s%s%.*s\n\n", (int)at, line,
+				    "id: 1." TAG "\ndata: %.*s%s%.*s\n\n", (int)at, line,
 				    special[k].out, (int)(len - at - sl), line + at + sl);
 				ck_assert_str_eq(data_of(line, len), want);
 			}
@@ -183,15 +187,43 @@ END_TEST
 
 START_TEST(reset_event_bytes)
 {
-	char dst[64];
+	char dst[SSE_NOTE_MAX];
 	size_t n;
 
-	n = sse_reset(dst, "truncated");
-	ck_assert_uint_eq(n, strlen("event: reset\nid: 0\ndata: truncated\n\n"));
-	ck_assert_mem_eq(dst, "event: reset\nid: 0\ndata: truncated\n\n", n);
-	n = sse_reset(dst, "gap");
-	ck_assert_mem_eq(dst, "event: reset\nid: 0\ndata: gap\n\n", n);
-	ck_assert_uint_eq(n, 30);
+	n = sse_reset(dst, "truncated", 0, 0x811c9dc5);
+	ck_assert_uint_eq(n, strlen("event: reset\nid: 0.811c9dc5\ndata: "
+	    "truncated\n\n"));
+	ck_assert_mem_eq(dst, "event: reset\nid: 0.811c9dc5\ndata: "
+	    "truncated\n\n", n);
+	n = sse_reset(dst, "gap", 1043, 0x5f3a9c2e);
+	ck_assert_mem_eq(dst, "event: reset\nid: 1043.5f3a9c2e\ndata: gap\n\n",
+	    n);
+	/* The longest: a pipe's offset past 2^63, a 32-byte reason. */
+	n = sse_reset(dst, "0123456789abcdef0123456789abcdefXX", UINT64_MAX,
+	    0xffffffffu);
+	ck_assert_uint_le(n, SSE_NOTE_MAX);
+	ck_assert_mem_eq(dst, "event: reset\nid: 18446744073709551615.ffffffff"
+	    "\ndata: 0123456789abcdef0123456789abcdef\n\n", n);
+}
+END_TEST
+
+START_TEST(rotated_event_has_no_id)
+{
+	char dst[SSE_NOTE_MAX];
+	size_t n = sse_rotated(dst);
+
+	ck_assert_mem_eq(dst, "event: rotated\ndata: rotated\n\n", n);
+	ck_assert_uint_eq(n, strlen("event: rotated\ndata: rotated\n\n"));
+}
+END_TEST
+
+START_TEST(id_block_has_no_data)
+{
+	char dst[SSE_NOTE_MAX];
+	size_t n = sse_id_block(dst, 0, 0x811c9dc5);
+
+	ck_assert_mem_eq(dst, "id: 0.811c9dc5\n\n", n);
+	ck_assert_uint_eq(n, 16);
 }
 END_TEST
 
@@ -202,7 +234,7 @@ START_TEST(long_line_is_cut_at_max_line_with_the_count)
 	char line[40], want[128];
 
 	memset(line, 'a', sizeof(line));
-	snprintf(want, sizeof(want), "id: 1\ndata: %.*s" CUT "24 bytes cut]\n\n",
+	snprintf(want, sizeof(want), "id: 1." TAG "\ndata: %.*s" CUT "24 bytes cut]\n\n",
 	    16, line);
 	ck_assert_str_eq(frame(NULL, 1, line, 40, 16), want);
 }
@@ -213,7 +245,7 @@ START_TEST(line_of_exactly_max_line_is_not_cut)
 	char line[16], want[64];
 
 	memset(line, 'a', sizeof(line));
-	snprintf(want, sizeof(want), "id: 1\ndata: %.*s\n\n", 16, line);
+	snprintf(want, sizeof(want), "id: 1." TAG "\ndata: %.*s\n\n", 16, line);
 	ck_assert_str_eq(frame(NULL, 1, line, 16, 16), want);
 }
 END_TEST
@@ -224,7 +256,7 @@ START_TEST(cut_does_not_split_a_three_byte_char)
 	const char line[] = "aaaaaaaaaaaaaaa\xe2\x82\xac" "bb";
 
 	ck_assert_str_eq(frame(NULL, 1, line, 20, 16),
-	    "id: 1\ndata: aaaaaaaaaaaaaaa" CUT "5 bytes cut]\n\n");
+	    "id: 1." TAG "\ndata: aaaaaaaaaaaaaaa" CUT "5 bytes cut]\n\n");
 }
 END_TEST
 
@@ -234,10 +266,10 @@ START_TEST(cut_does_not_split_a_four_byte_char)
 	const char line[] = "aaaaaaaaaaaaaa\xf0\x9f\x98\x80";
 
 	ck_assert_str_eq(frame(NULL, 1, line, 18, 16),
-	    "id: 1\ndata: aaaaaaaaaaaaaa" CUT "4 bytes cut]\n\n");
+	    "id: 1." TAG "\ndata: aaaaaaaaaaaaaa" CUT "4 bytes cut]\n\n");
 	/* A two-byte char at 15..16. */
 	ck_assert_str_eq(frame(NULL, 1, "aaaaaaaaaaaaaaa\xc3\xa9", 17, 16),
-	    "id: 1\ndata: aaaaaaaaaaaaaaa" CUT "2 bytes cut]\n\n");
+	    "id: 1." TAG "\ndata: aaaaaaaaaaaaaaa" CUT "2 bytes cut]\n\n");
 }
 END_TEST
 
@@ -247,7 +279,7 @@ START_TEST(char_ending_at_max_line_is_kept)
 	const char line[] = "aaaaaaaaaaaaa\xe2\x82\xac" "bbbb";
 
 	ck_assert_str_eq(frame(NULL, 1, line, 20, 16),
-	    "id: 1\ndata: aaaaaaaaaaaaa\xe2\x82\xac" CUT "4 bytes cut]\n\n");
+	    "id: 1." TAG "\ndata: aaaaaaaaaaaaa\xe2\x82\xac" CUT "4 bytes cut]\n\n");
 }
 END_TEST
 
@@ -259,7 +291,7 @@ START_TEST(cut_counts_every_dropped_byte_of_a_huge_line)
 	ck_assert_uint_eq(sse_need(5000000000ULL, 16), 19);
 	memset(line, 'a', sizeof(line));
 	ck_assert_str_eq(frame_total(NULL, 9, line, 19, 5000000000ULL, 16),
-	    "id: 9\ndata: aaaaaaaaaaaaaaaa" CUT "4999999984 bytes cut]\n\n");
+	    "id: 9." TAG "\ndata: aaaaaaaaaaaaaaaa" CUT "4999999984 bytes cut]\n\n");
 }
 END_TEST
 
@@ -276,7 +308,7 @@ START_TEST(special_byte_just_past_the_cut_is_cut)
 		memset(line, 'a', sizeof(line));
 		line[max_line] = '\r';
 		line[max_line + 1] = '\0';
-		snprintf(want, sizeof(want), "id: 1\ndata: %.*s" CUT
+		snprintf(want, sizeof(want), "id: 1." TAG "\ndata: %.*s" CUT
 		    "%zu bytes cut]\n\n", (int)max_line, line,
 		    sizeof(line) - max_line);
 		ck_assert_str_eq(frame(NULL, 1, line, sizeof(line), max_line),
@@ -296,10 +328,10 @@ START_TEST(cut_reads_nothing_past_the_line_end)
 
 	memset(line, 'a', 15);
 	memcpy(line + 15, "\xe2\x82\x82\x82\x82", 5);
-	n = sse_event(out, NULL, 1, line, 17, 16);
+	n = sse_event(out, NULL, 1, TAG_VALUE, line, 17, 16);
 	out[n] = '\0';
 	ck_assert_str_eq(out,
-	    "id: 1\ndata: aaaaaaaaaaaaaaa" FFFD CUT "1 bytes cut]\n\n");
+	    "id: 1." TAG "\ndata: aaaaaaaaaaaaaaa" FFFD CUT "1 bytes cut]\n\n");
 }
 END_TEST
 
@@ -309,7 +341,7 @@ START_TEST(invalid_bytes_before_the_cut_count_as_one_byte_each)
 
 	memset(line, '\x80', sizeof(line));
 	ck_assert_str_eq(frame(NULL, 1, line, 24, 16),
-	    "id: 1\ndata: " FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD
+	    "id: 1." TAG "\ndata: " FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD FFFD
 	    FFFD FFFD FFFD FFFD FFFD CUT "8 bytes cut]\n\n");
 }
 END_TEST
@@ -338,7 +370,7 @@ START_TEST(output_never_exceeds_the_bound)
 			totals[2] = UINT64_MAX;
 			memset(line, fills[f], sizeof(line));
 			for (t = 0; t < 3; t++) {
-				n = sse_event(out, event, UINT64_MAX, line,
+				n = sse_event(out, event, UINT64_MAX, 0xffffffffu, line,
 				    totals[t], max);
 				ck_assert_msg(n <= sse_event_bound(event, totals[t],
 				    max), "fill 0x%02x, max %zu, total %llu: %zu "
@@ -566,10 +598,10 @@ START_TEST(split_line_frames_the_same_whatever_came_before)
 	feed_partial(second);
 	ck_assert_uint_eq(sse_split(&sp, "\n", 1, &line), 1);
 	ck_assert_uint_eq(line.total, 17);
-	n = sse_event(out, NULL, 1, line.ptr, line.total, 16);
+	n = sse_event(out, NULL, 1, TAG_VALUE, line.ptr, line.total, 16);
 	out[n] = '\0';
 	ck_assert_str_eq(out,
-	    "id: 1\ndata: aaaaaaaaaaaaaaa" FFFD CUT "1 bytes cut]\n\n");
+	    "id: 1." TAG "\ndata: aaaaaaaaaaaaaaa" FFFD CUT "1 bytes cut]\n\n");
 }
 END_TEST
 
@@ -596,6 +628,8 @@ sse_suite(void)
 	tcase_add_test(tc, valid_multibyte_chars_are_kept);
 	tcase_add_test(tc, id_is_written_in_decimal_up_to_64_bits);
 	tcase_add_test(tc, reset_event_bytes);
+	tcase_add_test(tc, rotated_event_has_no_id);
+	tcase_add_test(tc, id_block_has_no_data);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("Limits");

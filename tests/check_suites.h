@@ -18,5 +18,6 @@ Suite *reader_suite(void);
 Suite *session_suite(void);
 Suite *signals_suite(void);
 Suite *id_suite(void);
+Suite *rotated_suite(void);
 
 #endif

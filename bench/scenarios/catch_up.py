@@ -4,8 +4,8 @@ and frontail."""
 
 import statistics
 
-from benchlib import (Failed, LINE, Load, bar_plot, complete, env_int, log, problems,
-                      verdict, write_lines)
+from benchlib import (TAG_EMPTY, Failed, LINE, Load, bar_plot, complete, env_int, log,
+                      problems, verdict, write_lines)
 from stack import Stack, sio_args
 
 
@@ -20,7 +20,8 @@ def run(env, sse_tail):
     addr = ["-a", "127.0.0.1:%d" % st.port, "-e", str(n)]
     tools = [
         ("ceiling", ["-P", "http", "-u", "/ceiling/?lines=%d" % n]),
-        ("sse-tail", ["-P", "http", "-u", "/events/catchup", "-i", "0"]),
+        ("sse-tail", ["-P", "http", "-u", "/events/catchup", "-i",
+                      "0." + TAG_EMPTY]),
         ("shell route (tail -F \\| awk, CGI)",
          ["-P", "http", "-I", "-u", "/shell?catchup.log"]),
         ("websocketd + tail -F", ["-P", "ws", "-I", "-u", "/ws/?catchup.log"]),

@@ -4,8 +4,8 @@ of a 1 MB and a 1 GB file: the time to the first event."""
 import os
 import statistics
 
-from benchlib import (Failed, LINE, Load, bar_plot, complete, env_int, log, problems,
-                      verdict, write_lines)
+from benchlib import (Failed, LINE, Load, bar_plot, complete, env_int, file_id, log,
+                      problems, verdict, write_lines)
 from stack import Stack
 
 
@@ -21,13 +21,14 @@ def run(env, sse_tail):
     targets = []
     for (mb, path), stream in zip(sizes, ("small", "big")):
         n = os.path.getsize(path) // LINE
-        targets.append((mb, path, stream, n, (n - 1) * LINE))
+        # the id a client got for the line before the last: OFFSET.TAG
+        targets.append((mb, path, stream, n, file_id(path, (n - 1) * LINE)))
 
     def reconnect(stream, n, last_id, tag):
         """One reconnect just before the last line; ms to its event."""
         load = Load(env, "resume-%s-%s" % (stream, tag), 1,
                     ["-a", "127.0.0.1:%d" % st.port, "-P", "http", "-u",
-                     "/events/" + stream, "-i", str(last_id),
+                     "/events/" + stream, "-i", last_id,
                      "-f", str(n), "-e", "1"], limit=30)
         s = load.finish(40)
         if not complete(s, 1):

@@ -34,6 +34,16 @@ const lines = (page) => page.evaluate(() => window.sseTail.lines());
 const visible = (page) => page.evaluate(() =>
   [...document.querySelectorAll('#log > .k > div:not(.sep)')].filter((e) => e.className !== 'h').map((e) => e.textContent));
 const state = (page) => page.evaluate(() => window.sseTail.state());
+// Lines and separators ({sep: 'rotated'}, {sep: 'gap'}...) in display order.
+const rows = (page) => page.evaluate(() => window.sseTail.rows());
+
+// The TAG of an id: FNV-1a 32 of the file's first min(OFFSET, 4096) bytes.
+function idOf(content, off) {
+  const b = Buffer.from(content);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < Math.min(off, 4096); i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+  return off + '.' + h.toString(16).padStart(8, '0');
+}
 
 async function openViewer(ctx, url) {
   const page = await ctx.newPage();
@@ -47,7 +57,7 @@ async function openViewer(ctx, url) {
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
   const srv = await startServer({
-    log: {}, ev: { event: 'line' }, big: {}, restart: {},
+    log: {}, ev: { event: 'line' }, big: {}, restart: {}, rot: {}, rotcut: {}, rotcut2: {},
     // Read cross-origin from a page on http://localhost:PORT.
     cors: { conf: 'allow-origin = http://localhost:@PORT@\n' },
     elsewhere: { conf: 'allow-origin = http://dash.invalid\n' },
@@ -248,6 +258,137 @@ async function main() {
     await p.close();
   });
 
+  // Rotation as logrotate does it without copytruncate: NAME.log.1 moves
+  // to .2, NAME.log to .1 (a writer may still append to it), then a new
+  // NAME.log. sse-tail's default predecessor is NAME.log.1.
+  const rotate = (name) => {
+    const f = srv.files[name];
+    if (fs.existsSync(f + '.1')) fs.renameSync(f + '.1', f + '.2');
+    fs.renameSync(f, f + '.1');
+  };
+  const create = (name) => { fs.writeFileSync(srv.files[name], ''); fs.chmodSync(srv.files[name], 0o644); };
+  // Appends lines PREFIX N0..N1-1 to a file and to want.
+  const writeLines = (file, want, prefix, n0, n1) => {
+    let s = '';
+    for (let i = n0; i < n1; i++) { want.push(`${prefix} ${i}`); s += `${prefix} ${i}\n`; }
+    fs.appendFileSync(file, s);
+  };
+  // Waits for want's rows, then a little longer for any extra (a
+  // duplicate), and compares.
+  const sameRows = async (p, want, what) => {
+    try {
+      await until(async () => (await rows(p)).length >= want.length, 5000, what);
+    } catch (e) {
+      throw new Error(e.message + ': ' + JSON.stringify(await rows(p)) + ', state ' +
+        JSON.stringify(await state(p)) + '\n' + srv.errorLog().slice(-1000));
+    }
+    await sleep(300);
+    eq(await rows(p), want, what);
+  };
+  // Cuts the page's connection: the browser goes offline (so it cannot
+  // reconnect yet) and sse-tail is killed (lighttpd ends the response and
+  // starts another). Returns once the page has tried to reconnect.
+  const cut = async (p) => {
+    await ctx.setOffline(true);
+    const r0 = (await state(p)).reconnects;
+    const pids = srv.backends();
+    check(pids.length > 0, 'no sse-tail under lighttpd');
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    await until(async () => (await state(p)).reconnects >= r0 + 2, 10000, 'the page to try again while cut');
+    check((await state(p)).state !== 'live', 'live while cut');
+  };
+  const reconnect = async (p) => {
+    await ctx.setOffline(false);
+    await until(async () => (await state(p)).state === 'live', 10000, 'the page to reconnect');
+  };
+
+  test('rotation_is_a_quiet_separator_lines_once_in_order', async () => {
+    const p = await openViewer(ctx, srv.base + '/rot');
+    const f = srv.files.rot, want = [];
+    writeLines(f, want, 'rot a', 0, 5);
+    await until(async () => (await lines(p)).length === 5, 2000, 'the first lines');
+    writeLines(f, want, 'rot b', 0, 3);
+    rotate('rot');
+    // The writer still holds the old file: these go to rot.log.1.
+    writeLines(f + '.1', want, 'rot c', 0, 3);
+    want.push({ sep: 'rotated' });
+    create('rot');
+    writeLines(f, want, 'rot d', 0, 5);
+    await sameRows(p, want, 'rows after a rotation');
+    // Once more: rot.log.1 becomes rot.log.2.
+    rotate('rot');
+    want.push({ sep: 'rotated' });
+    create('rot');
+    writeLines(f, want, 'rot e', 0, 4);
+    await sameRows(p, want, 'rows after a second rotation');
+    const look = await p.evaluate(() => {
+      const r = document.querySelector('#log .sep'), d = document.createElement('div');
+      d.className = 'sep';
+      document.getElementById('log').appendChild(d);
+      const reset = getComputedStyle(d).color;
+      d.remove();
+      return { n: document.querySelectorAll('#log .sep').length, cls: r.className, text: r.textContent,
+        color: getComputedStyle(r).color, border: getComputedStyle(r).borderTopStyle, reset };
+    });
+    eq([look.n, look.cls, look.text], [2, 'sep rot', '\u2014 log rotated \u2014'], 'the rotated separators');
+    check(look.color !== look.reset, 'a rotation looks like a reset: colour ' + look.color);
+    eq(look.border, 'dotted', 'the rotated separator\'s border');
+    eq((await visible(p)).length, want.length - 2, 'lines shown');
+    eq(await p.textContent('#count'), `${want.length - 2} lines`, 'the count, separators not counted');
+    check(!p.jsErrors, 'page errors: ' + p.jsErrors);
+    await p.screenshot({ path: path.join(OUT, 'viewer-rotated.png') });
+    await p.close();
+  });
+
+  test('rotation_while_cut_resumes_into_the_rotated_file', async () => {
+    const p = await openViewer(ctx, srv.base + '/rotcut');
+    const f = srv.files.rotcut, want = [];
+    writeLines(f, want, 'cut a', 0, 5);
+    await until(async () => (await lines(p)).length === 5, 2000, 'the first lines');
+    await cut(p);
+    try {
+      // After the cut, before the rotation: only a resume in rotcut.log.1
+      // finds these.
+      writeLines(f, want, 'cut b', 0, 4);
+      rotate('rotcut');
+      writeLines(f + '.1', want, 'cut c', 0, 2);
+      want.push({ sep: 'rotated' });
+      create('rotcut');
+      writeLines(f, want, 'cut d', 0, 4);
+    } finally {
+      await reconnect(p);
+    }
+    await sameRows(p, want, 'rows after a rotation while cut');
+    writeLines(f, want, 'cut e', 0, 2);
+    await sameRows(p, want, 'rows after the reconnect');
+    check(!p.jsErrors, 'page errors: ' + p.jsErrors);
+    await p.close();
+  });
+
+  test('cut_after_rotated_before_any_new_line_one_separator', async () => {
+    const p = await openViewer(ctx, srv.base + '/rotcut2');
+    const f = srv.files.rotcut2, want = [];
+    // As many bytes as the lines of the new file below: the same offset,
+    // another tag.
+    writeLines(f, want, 'sep a', 0, 3);
+    await until(async () => (await lines(p)).length === 3, 2000, 'the first lines');
+    rotate('rotcut2');
+    want.push({ sep: 'rotated' });
+    create('rotcut2');
+    await sameRows(p, want, 'rows after a rotation to an empty file');
+    // The page's last id is still the old file's last line: the resume
+    // sends the rotation again, and the page shows it once.
+    await cut(p);
+    try {
+      writeLines(f, want, 'sep b', 0, 3);
+    } finally {
+      await reconnect(p);
+    }
+    await sameRows(p, want, 'rows after the reconnect');
+    check(!p.jsErrors, 'page errors: ' + p.jsErrors);
+    await p.close();
+  });
+
   test('sse_tail_killed_mid_stream_page_loses_nothing', async () => {
     const p = await openViewer(ctx, srv.base + '/restart');
     const N = 1500;
@@ -316,13 +457,13 @@ es.onerror = () => { window.errors++; window.closed = es.readyState === EventSou
     const p = await openCrossOrigin('cors', true);
     await until(() => p.evaluate(() => window.opens === 1), 5000, 'the cross-origin stream to open');
     const want = [];
-    let off = 0;
+    let content = '';
     const add = (n0, n1) => {
       let s = '';
       for (let i = n0; i < n1; i++) {
         const line = `cors line ${i}`;
-        off += Buffer.byteLength(line) + 1;
-        want.push([String(off), line]);
+        content += line + '\n';
+        want.push([idOf(content, Buffer.byteLength(content)), line]);
         s += line + '\n';
       }
       srv.append('cors', s);

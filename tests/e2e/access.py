@@ -13,8 +13,10 @@ import stat
 import subprocess
 
 from harness import Skip, TestFailure, check, eq, test, wait_until
-from helpers import L, browser_accept, expect, expect_error, expect_stream_ok, lines_data, opened
+from helpers import (L, browser_accept, expect, expect_error, expect_stream_ok, file_id,
+                     lines_data, opened)
 
+DATA, _ = lines_data(["one", "two"])      # the file of access_conf()
 DASH = "https://dash.example.org"
 EVIL = "https://evil.example.org"
 CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials",
@@ -25,8 +27,7 @@ CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials
 def access_conf(t, glob="", team="allow-users = alice bob", open_=""):
     """Three streams on one file: open (anyone), team (alice, bob), authed
     (any authenticated user)."""
-    data, _ = lines_data(["one", "two"])
-    path = t.write("log.log", data)
+    path = t.write("log.log", DATA)
     conf = t.config("%s\n[stream open]\npath = %s\n%s\n"
                     "[stream team]\npath = %s\n%s\n"
                     "[stream authed]\npath = %s\nallow-users = *\n"
@@ -81,7 +82,7 @@ def access_listed_user_gets_the_stream_fastcgi_and_cgi(t):
                         ("open", None), ("open", "mallory")):
         r = opened(srv.get(stream, extra=user(who)))
         expect_stream_ok(r)
-        expect(r, [L("one", 4), L("two", 8)], what="%s as %r" % (stream, who))
+        expect(r, [L("one", 4, DATA), L("two", 8, DATA)], what="%s as %r" % (stream, who))
         r.close()
     r = srv.answer("team", accept=browser_accept(), extra=user("bob"))
     eq(r.status, 200, "viewer status")
@@ -89,7 +90,7 @@ def access_listed_user_gets_the_stream_fastcgi_and_cgi(t):
     c = t.cgi(conf, stream="team", env={"REMOTE_USER": "alice"})
     r = opened(c.resp.wait_headers(5))
     expect_stream_ok(r)
-    expect(r, [L("one", 4), L("two", 8)], what="CGI as alice")
+    expect(r, [L("one", 4, DATA), L("two", 8, DATA)], what="CGI as alice")
     c = t.cgi(conf, stream="team", env={"REMOTE_USER": "carol"})
     expect_error(t, c.resp, 403, paths=(path,))
     # A header cannot pose as REMOTE_USER: it arrives as HTTP_REMOTE_USER.
@@ -125,12 +126,12 @@ def access_cors_headers_on_stream_head_and_errors(t):
     r = opened(srv.get("open", headers={"Origin": DASH}))
     expect_stream_ok(r)
     cors_for(r, DASH, "stream")
-    expect(r, [L("one", 4), L("two", 8)])
+    expect(r, [L("one", 4, DATA), L("two", 8, DATA)])
     r.close()
     # A reconnect: Last-Event-ID and the same CORS answer.
-    r = opened(srv.get("open", headers={"Origin": DASH}, last_event_id=4))
+    r = opened(srv.get("open", headers={"Origin": DASH}, last_event_id=file_id(DATA, 4)))
     cors_for(r, DASH, "reconnect")
-    expect(r, [L("two", 8)], what="after Last-Event-ID 4")
+    expect(r, [L("two", 8, DATA)], what="after Last-Event-ID 4")
     r.close()
     r = srv.answer("open", method="HEAD", headers={"Origin": DASH})
     eq(r.status, 200, "HEAD status")
@@ -285,7 +286,7 @@ def access_socket_mode_and_group_are_set_on_the_unix_socket(t):
     check(can_connect_as_nobody(sp2), "nobody could not connect to a 0666 socket")
     # And it serves.
     r = opened(srv.get("team", extra=user("alice")))
-    expect(r, [L("one", 4), L("two", 8)])
+    expect(r, [L("one", 4, DATA), L("two", 8, DATA)])
 
 
 @test
@@ -354,8 +355,8 @@ def access_sighup_that_restricts_a_stream_ends_its_clients(t):
     srv = t.start(conf)
     ro = opened(srv.get("open", extra=user("carol")))
     rt = opened(srv.get("team", extra=user("alice")))
-    expect(ro, [L("one", 4), L("two", 8)])
-    expect(rt, [L("one", 4), L("two", 8)])
+    expect(ro, [L("one", 4, DATA), L("two", 8, DATA)])
+    expect(rt, [L("one", 4, DATA), L("two", 8, DATA)])
     # open gets allow-users; team is left as it was.
     text = open(conf).read().replace("[stream open]\npath = %s\n" % path,
                                      "[stream open]\npath = %s\nallow-users = alice\n" % path)

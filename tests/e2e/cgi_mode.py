@@ -9,7 +9,7 @@ import time
 
 from harness import TestFailure, check, eq, test, wait_until
 from helpers import (L, expect, expect_error, expect_stream_ok, lines_data, open_writer,
-                     opened, write_all)
+                     opened, own_tag, write_all)
 
 
 @test
@@ -25,10 +25,10 @@ def cgi_mode_streams_raw_response(t):
     eq(r.header("Cache-Control"), "no-cache, no-transform", "Cache-Control")
     eq(r.header("X-Accel-Buffering"), "no", "X-Accel-Buffering")
     opened(r)
-    expect(r, [L("one", 4), L("two", 8)])
+    expect(r, [L("one", 4), L("two", 8)], src=data)
     t0 = time.monotonic()
     t.append(path, "three\n")
-    expect(r, [L("three", 14)], 2)
+    expect(r, [L("three", 14)], 2, src=path)
     check(time.monotonic() - t0 < 1.0, "appended line slow in CGI mode")
 
 
@@ -40,7 +40,7 @@ def cgi_mode_config_from_env_and_query_name(t):
     c = t.cgi(None, query="stream=log", env={"SSE_TAIL_CONFIG": conf})
     r = c.resp.wait_headers(5)
     expect_stream_ok(r)
-    expect(r, [L("one", 4)])
+    expect(r, [L("one", 4)], src=data)
 
 
 @test
@@ -110,4 +110,4 @@ def cgi_mode_pipe_second_process_is_503(t):
     expect_error(t, c2.resp, 503, paths=(fifo,))
     check(c2.resp.header("Retry-After") is not None, "no Retry-After")
     write_all(w, "y\n")
-    expect(c1.resp, [L("y", 4)])
+    expect(c1.resp, [L("y", 4, tag=own_tag(c1.resp.events[0]))], what="the reader's tag")

@@ -10,7 +10,7 @@ import resource
 import time
 
 from harness import TestFailure, check, eq, test, wait_until
-from helpers import POLL, L, R, expect, lines_data, opened
+from helpers import POLL, L, ROT, expect, file_id, lines_data, opened
 
 POLL_S = 1.0            # FOLLOW_POLL_MS
 WINDOW = 2.5 * POLL_S   # two retries at the polling interval, at least
@@ -68,14 +68,15 @@ def _create_then_chmod(t, env=None):
     data, _ = lines_data(["old1", "old2"])
     srv, path, as_nobody = _started_as_reader(t, data, env)
     r = srv.get("log")
-    expect(r, [L("old1", 5), L("old2", 10)])
+    expect(r, [L("old1", 5), L("old2", 10)], src=data)
     t.append(path, "old3\npartial")
-    os.rename(path, path + ".1")
+    old = path + ".1"
+    os.rename(path, old)
     create_unreadable(t, path, as_nobody)
     t.append(path, "new1\nnew2\n")         # root writes through its permission
     # The writer has not reopened yet: the old file is still followed.
-    t.append(path + ".1", "-end\n")
-    expect(r, [L("old3", 15), L("partial-end", 27)], 5, "the old file's tail")
+    t.append(old, "-end\n")
+    expect(r, [L("old3", 15), L("partial-end", 27)], 5, "the old file's tail", src=old)
     logged_once(t, srv, "Permission denied")
     err = srv.stderr_text()
     check(path in err and "stream log" in err,
@@ -84,20 +85,20 @@ def _create_then_chmod(t, env=None):
     # New clients meanwhile get the old file, backlog or resume.
     r2 = srv.get("log", query="lines=2")
     eq(r2.status, 200, "status of a client that connects during the failure")
-    expect(r2, [L("old3", 15), L("partial-end", 27)], 5, "backlog from the old file")
-    r3 = srv.get("log", last_event_id="10")
+    expect(r2, [L("old3", 15), L("partial-end", 27)], 5, "backlog from the old file", src=old)
+    r3 = srv.get("log", last_event_id=file_id(data, 10))
     eq(r3.status, 200, "status of a client that resumes during the failure")
-    expect(r3, [L("old3", 15), L("partial-end", 27)], 5, "resume in the old file")
+    expect(r3, [L("old3", 15), L("partial-end", 27)], 5, "resume in the old file", src=old)
 
     t0 = time.monotonic()
     os.chmod(path, 0o644)
-    after = [R("rotated"), L("new1", 5), L("new2", 10)]
+    after = [ROT, L("new1", 5, path), L("new2", 10, path)]
     for x, what in ((r, "first client"), (r2, "backlog client"), (r3, "resumed client")):
         expect(x, after, 5, "%s after the chmod" % what)
     t.note("new file followed %.3f s after the chmod" % (time.monotonic() - t0))
     t.append(path, "new3\n")
     for x in (r, r2, r3):
-        expect(x, [L("new3", 15)], 3, "a line appended to the new file")
+        expect(x, [L("new3", 15)], 3, "a line appended to the new file", src=path)
     wait_until(lambda: log_count(srv, "no longer retrying") == 1, 3, "the recovery logged")
     eq(log_count(srv, "Permission denied (retrying)"), 1, "lines logged about the failure")
     ends_cleanly(srv)
@@ -127,7 +128,7 @@ def _emfile_at_rotation(t, env=None):
     conf = t.config("heartbeat = 60\n[stream log]\npath = %s\n" % path)
     srv = t.start(conf, env=env)
     r = srv.get("log")
-    expect(r, [L("old1", 5), L("old2", 10)])
+    expect(r, [L("old1", 5), L("old2", 10)], src=data)
     soft, hard = resource.prlimit(srv.pid, resource.RLIMIT_NOFILE)
     # No descriptor left in sse-tail: its next open fails with EMFILE.
     resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (lowest_free_fd(srv.pid), hard))
@@ -136,15 +137,16 @@ def _emfile_at_rotation(t, env=None):
     t.append(path, "old3\n")
     os.rename(path, path + ".1")
     t.write(path, b"new1\nnew2\n")
-    expect(r, [L("old3", 15)], 5, "the old file's tail")
+    expect(r, [L("old3", 15)], 5, "the old file's tail", src=path + ".1")
     logged_once(t, srv, "Too many open files")
     # Descriptors again; no file system event says so.
     resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (soft, hard))
-    expect(r, [R("rotated"), L("new1", 5), L("new2", 10)], 5, "the new file once fds are free")
+    expect(r, [ROT, L("new1", 5, path), L("new2", 10, path)], 5,
+           "the new file once fds are free")
     t.append(path, "new3\n")
-    expect(r, [L("new3", 15)], 3, "a line appended to the new file")
+    expect(r, [L("new3", 15)], 3, "a line appended to the new file", src=path)
     r2 = srv.get("log", query="lines=1")
-    expect(r2, [L("new3", 15)], 3, "a new client's backlog")
+    expect(r2, [L("new3", 15)], 3, "a new client's backlog", src=path)
     wait_until(lambda: log_count(srv, "no longer retrying") == 1, 3, "the recovery logged")
     eq(log_count(srv, "Too many open files (retrying)"), 1, "lines logged about the failure")
     ends_cleanly(srv)
@@ -180,7 +182,7 @@ def unreadable_file_with_none_open_is_503_then_followed(t):
     eq(r2.status, 503, "status of a new client while the file cannot be read")
     check(not r.eof and not r.events, "the waiting client's stream changed")
     os.chmod(path, 0o644)
-    expect(r, [L("new1", 5)], 5, "the waiting client after the chmod")
+    expect(r, [L("new1", 5)], 5, "the waiting client after the chmod", src=path)
     r3 = srv.get("log")
-    expect(r3, [L("new1", 5)], 5, "a new client after the chmod")
+    expect(r3, [L("new1", 5)], 5, "a new client after the chmod", src=path)
     ends_cleanly(srv)

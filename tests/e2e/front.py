@@ -20,7 +20,7 @@ def web_server_addrs_limits_tcp_peers(t):
     srv2, _ = file_stream(t, b"a\n", mode="tcp",
                           env={"FCGI_WEB_SERVER_ADDRS": "127.0.0.2,127.0.0.1"})
     r2 = srv2.get(query="lines=1")
-    expect(r2, [L("a", 2)])
+    expect(r2, [L("a", 2)], src=b"a\n")
 
 
 @test

@@ -46,7 +46,7 @@ def _serves_a_stream(t, mode, env=None):
     srv, path = file_stream(t, data, mode=mode, env=env)
     r = srv.get("log")
     expect_stream_ok(r)
-    expect(r, [L("one", 4), L("two", 8)])
+    expect(r, [L("one", 4), L("two", 8)], src=data)
     expect_marker(t, r, path)
     return srv
 
@@ -97,7 +97,7 @@ def config_from_sse_tail_config_env(t):
     srv = t.start(None, env={"SSE_TAIL_CONFIG": conf})
     r = srv.get("log")
     expect_stream_ok(r)
-    expect(r, [L("x", 2)])
+    expect(r, [L("x", 2)], src=data)
 
 
 @test
@@ -227,7 +227,7 @@ def hash_inside_a_word_is_not_a_comment(t):
     eq((p.returncode, p.stderr), (0, b""), "--check")
     srv = t.start(conf)
     r = srv.get("log")
-    expect(r, [L("hash", 5)])
+    expect(r, [L("hash", 5)], src=data)
 
 
 @test

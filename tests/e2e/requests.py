@@ -28,7 +28,7 @@ def stream_named_by_path_info(t):
     srv = _two_streams(t)
     r = srv.get("beta")
     expect_stream_ok(r)
-    expect(r, [L("beta-line", 10)])
+    expect(r, [L("beta-line", 10)], src=b"beta-line\n")
 
 
 @test
@@ -36,7 +36,7 @@ def stream_named_by_query_stream_param(t):
     srv = _two_streams(t)
     r = srv.get(query="stream=beta")
     expect_stream_ok(r)
-    expect(r, [L("beta-line", 10)])
+    expect(r, [L("beta-line", 10)], src=b"beta-line\n")
 
 
 @test
@@ -44,7 +44,7 @@ def path_info_wins_over_query_stream(t):
     srv = _two_streams(t)
     r = srv.get("alpha", query="stream=beta")
     expect_stream_ok(r)
-    expect(r, [L("alpha-line", 11)])
+    expect(r, [L("alpha-line", 11)], src=b"alpha-line\n")
 
 
 @test
@@ -52,7 +52,7 @@ def percent_encoded_stream_name_in_query_is_decoded(t):
     srv = _two_streams(t)
     r = srv.get(query="stream=%62eta")
     expect_stream_ok(r)
-    expect(r, [L("beta-line", 10)])
+    expect(r, [L("beta-line", 10)], src=b"beta-line\n")
 
 
 @test
@@ -61,7 +61,7 @@ def single_stream_used_when_none_named(t):
     srv, path = file_stream(t, data)
     r = srv.get()
     expect_stream_ok(r)
-    expect(r, [L("only", 5)])
+    expect(r, [L("only", 5)], src=data)
 
 
 @test
@@ -113,7 +113,7 @@ def event_stream_or_any_accept_gets_the_stream(t):
                 "text/event-stream, text/html;q=0.9"):
         r = srv.get("log", accept=acc)
         eq(r.header("Content-Type"), "text/event-stream", "Content-Type for Accept %r" % acc)
-        expect(r, [L("x", 2)], what="Accept %r" % acc)
+        expect(r, [L("x", 2)], what="Accept %r" % acc, src=data)
         r.close()
 
 
@@ -155,7 +155,7 @@ def lines_bounds_0_and_100000_accepted(t):
     srv, path = file_stream(t, data)
     r = srv.get("log", query="lines=100000")
     expect_stream_ok(r)
-    expect(r, [L("a", 2), L("b", 4)])
+    expect(r, [L("a", 2), L("b", 4)], src=data)
     r = srv.get("log", query="lines=0")
     expect_stream_ok(r)
     expect_marker(t, r, path)
@@ -185,7 +185,7 @@ def huge_query_string_is_400_and_4096_is_fine(t):
     expect_error(t, srv.request(query=q + "a" * 100000), 400, paths=(path,))
     r = srv.get(query=q + "a" * (4096 - len(q)))
     expect_stream_ok(r)
-    expect(r, [L("a", 2)])
+    expect(r, [L("a", 2)], src=path)
 
 
 @test
@@ -194,7 +194,7 @@ def unknown_query_parameters_are_ignored(t):
     srv, path = file_stream(t, data)
     r = srv.get(query="foo=bar&stream=log&_=1234567&lines=1&x=")
     expect_stream_ok(r)
-    expect(r, [L("c", 6)])
+    expect(r, [L("c", 6)], src=data)
     expect_marker(t, r, path)
 
 
@@ -245,7 +245,7 @@ def max_clients_503_with_retry_after_and_slot_freed(t):
         return None
     d = wait_until(try_one, 3.0, "the closed client's slot to be freed (heartbeat = 1)", 0.05)
     t.note("slot freed after %.2fs" % (time.monotonic() - t0))
-    expect(d, [L("a", 2)])
+    expect(d, [L("a", 2)], src=data)
     expect_error(t, srv.request("log"), 503)
     b.pump(0)
     check(not b.eof, "the other client's stream was closed")

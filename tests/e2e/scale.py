@@ -8,7 +8,8 @@ import re
 import time
 
 from harness import TestFailure, check, eq, pump_many, test
-from helpers import MiB, L, file_stream, open_writer, opened, pipe_stream, tup, write_all
+from helpers import (MiB, L, file_id, file_stream, open_writer, opened, own_offset, own_tag,
+                     pipe_stream, tup, write_all)
 
 
 @test(timeout=90)
@@ -33,8 +34,9 @@ def thousand_concurrent_streams_get_an_appended_line(t):
         n = sum(1 for r in rs if r.events)
         raise TestFailure("only %d of 1000 clients got the appended line" % n)
     t.note("all 1000 got it in %.3fs" % (time.monotonic() - t0))
+    want = L("hello", 12, path)
     for r in rs:
-        eq(tup(r.events[0]), L("hello", 12), "event")
+        eq(tup(r.events[0]), want, "event")
     check(srv.alive(), "sse-tail died")
 
 
@@ -58,7 +60,7 @@ def hostile_100mb_line_in_file_bounded_memory_and_cut(t):
         peak = max(peak, srv.rss_kb())
     t.note("peak RSS %d KiB" % peak)
     e = r.events[0]
-    eq(e["own_id"], str(100 * MiB + 1), "id")
+    eq(e["own_id"], file_id(path, 100 * MiB + 1), "id")
     want = "x" * 65536 + " [… %d bytes cut]" % (100 * MiB - 65536)
     check(e["data"] == want, "data: %d chars, ends %r; want ends %r"
           % (len(e["data"]), e["data"][-40:], want[-40:]))
@@ -66,7 +68,7 @@ def hostile_100mb_line_in_file_bounded_memory_and_cut(t):
     t.append(path, "after\n")
     r.next_event = 1
     e2 = r.wait_event(5)
-    eq(tup(e2), L("after", 100 * MiB + 7), "next line")
+    eq(tup(e2), L("after", 100 * MiB + 7, path), "next line")
 
 
 @test(timeout=120)
@@ -88,9 +90,9 @@ def hostile_100mb_line_in_pipe_bounded_memory_and_cut(t):
         peak = max(peak, srv.rss_kb())
     t.note("peak RSS %d KiB" % peak)
     e = r.events[0]
-    eq(e["own_id"], str(100 * MiB + 1), "id")
+    eq(own_offset(e), 100 * MiB + 1, "id's offset")
     eq(e["data"], "y" * 1000 + " [… %d bytes cut]" % (100 * MiB - 1000), "data")
-    eq(tup(r.events[1]), L("z", 100 * MiB + 3), "next line")
+    eq(tup(r.events[1]), L("z", 100 * MiB + 3, tag=own_tag(e)), "next line")
     check(peak < 64 * 1024, "RSS reached %d KiB (limit 64 MiB)" % peak)
 
 
@@ -117,7 +119,7 @@ def binary_garbage_gives_valid_utf8_without_nul_or_cr(t):
     pos = 0
     for k, e in enumerate(r.events):
         end = data.index(b"\n", pos) + 1
-        eq(e["own_id"], str(end), "id of event %d" % k)
+        eq(e["own_id"], file_id(data, end), "id of event %d" % k)
         raw_line = data[pos:end - 1]
         if raw_line.endswith(b"\r"):
             raw_line = raw_line[:-1]

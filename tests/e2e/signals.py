@@ -62,7 +62,7 @@ def sighup_keeps_unchanged_streams_ends_removed_ones_and_adds_new(t):
     expect_error(t, srv.answer("b"), 404)
     rc = srv.get("c", query="lines=1")
     expect_stream_ok(rc)
-    expect(rc, [L("c2", 6)])
+    expect(rc, [L("c2", 6)], src=c)
     check(srv.alive(), "sse-tail died")
 
 
@@ -96,7 +96,7 @@ def sighup_refuses_a_bad_configuration_and_keeps_the_old(t):
     expect_marker(t, ra, a)
     r = srv.get("b", query="lines=1")
     expect_stream_ok(r)
-    expect(r, [L("b1", 3)])
+    expect(r, [L("b1", 3)], src=b)
 
 
 @test
@@ -119,7 +119,7 @@ def sigusr1_logs_status_and_no_signal_deafens_it(t):
         # It still accepts, and the open stream still flows.
         r = srv.get(query="lines=1")
         expect_stream_ok(r)
-        expect(r, [L("x", 2)])
+        expect(r, [L("x", 2)], src=data)
         r.close()
     expect_marker(t, r0, p)
     eq(srv.stop(), 0, "exit status after SIGTERM")

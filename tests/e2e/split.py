@@ -6,8 +6,8 @@ import os
 import time
 
 from harness import check, test, wait_until
-from helpers import (L, R, expect, expect_stream_ok, file_stream, lines_data,
-                   open_writer, close_writer, opened, pipe_stream, write_all)
+from helpers import (L, ROT, expect, expect_stream_ok, file_stream, lines_data,
+                   open_writer, close_writer, opened, own_tag, pipe_stream, write_all)
 
 
 @test
@@ -34,18 +34,19 @@ def inotify_rotation_in_one_burst_reads_the_old_file_to_its_end(t):
     # (its last line without a newline too) before the new one.
     srv, path = file_stream(t, b"first\n")
     r = srv.get("log")
-    expect(r, [L("first", 6)])
+    expect(r, [L("first", 6)], src=path)
     texts = ["old-%05d-%s" % (i, "x" * 90) for i in range(2000)]
     data, _ = lines_data(texts)
     with open(path, "ab") as f:
         f.write(data + b"unterminated")
-    os.rename(path, path + ".1")
+    old = path + ".1"
+    os.rename(path, old)
     t.write(path, b"new1\n")
     want, off = [], 6
     for text in texts:
         off += len(text) + 1
-        want.append(L(text, off))
-    want += [L("unterminated", off + len("unterminated")), R("rotated"), L("new1", 5)]
+        want.append(L(text, off, old))
+    want += [L("unterminated", off + len("unterminated"), old), ROT, L("new1", 5, path)]
     expect(r, want, timeout=10)
 
 
@@ -68,7 +69,7 @@ def pipe_replaced_by_another_fifo_is_read(t):
     os.mkfifo(fifo)
     w2 = open_writer(t, fifo)
     write_all(w2, "two\n")
-    expect(r, [L("two", 8)], timeout=5)
+    expect(r, [L("two", 8, tag=own_tag(r.events[0]))], timeout=5)
     close_writer(t, w)
     wait_until(lambda: "was replaced" in srv.stderr_text(), 5, "the log line")
 
@@ -83,6 +84,6 @@ def pipe_whose_reopening_fails_is_retried(t):
     os.mkfifo(fifo)
     w = open_writer(t, fifo)
     write_all(w, "two\n")
-    expect(r, [L("two", 8)], timeout=5)
+    expect(r, [L("two", 8, tag=own_tag(r.events[0]))], timeout=5)
     wait_until(lambda: "no longer retrying" in srv.stderr_text(), 5,
                "the recovery log line")

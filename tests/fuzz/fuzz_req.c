@@ -28,23 +28,40 @@ static const char three_text[] =
 	"[stream a-b_C9]\npath = /run/a/events\nevent = a\nallow-users = *\n";
 static const char one_text[] = "[stream only]\npath = /var/log/only\n";
 
-/* The value of a decimal string of digits only, or -1: written apart from
- * req.c, on 128 bits. */
-static int64_t
-model_id(const char *s)
+/* What a Last-Event-ID is, written apart from id.c: a decimal offset
+ * (no leading zero, at most ID_OFFSET_MAX, counted on 128 bits) and an
+ * optional "." and 8 lowercase hex digits. */
+static enum id_kind
+model_id(const char *s, uint64_t *offset, uint32_t *tag)
 {
 	unsigned __int128 v = 0;
+	const char *start = s;
+	uint32_t t = 0;
+	int i;
 
-	if (s == NULL || *s == '\0')
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
+	if (s == NULL)
+		return ID_NONE;
+	for (; *s >= '0' && *s <= '9'; s++) {
 		v = v * 10 + (unsigned)(*s - '0');
-		if (v > (unsigned __int128)REQ_ID_MAX)
-			return -1;
+		if (v > (unsigned __int128)ID_OFFSET_MAX)
+			return ID_NONE;
 	}
-	return (int64_t)v;
+	if (s == start || (start[0] == '0' && s - start > 1))
+		return ID_NONE;
+	*offset = (uint64_t)v;
+	if (*s == '\0')
+		return ID_BARE;
+	if (*s++ != '.')
+		return ID_NONE;
+	for (i = 0; i < 8; i++, s++) {
+		const char *hex = "0123456789abcdef", *h;
+
+		if (*s == '\0' || (h = strchr(hex, *s)) == NULL)
+			return ID_NONE;
+		t = t << 4 | (uint32_t)(h - hex);
+	}
+	*tag = t;
+	return *s == '\0' ? ID_TAGGED : ID_NONE;
 }
 
 static void
@@ -64,6 +81,9 @@ check_req(const struct cfg *cfg, const struct req_params *rp)
 {
 	struct req req;
 	int get, head, preflight;
+	enum id_kind kind;
+	uint64_t offset = 0;
+	uint32_t tag = 0;
 
 	req_parse(cfg, rp, &req);
 	get = rp->method != NULL && strcmp(rp->method, "GET") == 0;
@@ -131,11 +151,18 @@ check_req(const struct cfg *cfg, const struct req_params *rp)
 		    rp->path_info + (rp->path_info[0] == '/')) == 0,
 		    "PATH_INFO %s gave %s", rp->path_info,
 		    cfg->streams[req.stream].name);
-	FUZZ_CHECK(req.last_id >= -1 && req.last_id <= REQ_ID_MAX, "last_id");
-	if (model_id(rp->last_event_id) >= 0)
-		FUZZ_CHECK(req.last_id == model_id(rp->last_event_id),
-		    "Last-Event-ID %s gave %lld", rp->last_event_id,
-		    (long long)req.last_id);
+	FUZZ_CHECK(req.id_kind == ID_NONE ||
+	    req.last_id.offset <= ID_OFFSET_MAX, "last_id");
+	if ((kind = model_id(rp->last_event_id, &offset, &tag)) != ID_NONE) {
+		FUZZ_CHECK(req.id_kind == kind, "Last-Event-ID %s: kind %d, "
+		    "want %d", rp->last_event_id, req.id_kind, kind);
+		FUZZ_CHECK(req.last_id.offset == offset, "Last-Event-ID %s "
+		    "gave %llu", rp->last_event_id,
+		    (unsigned long long)req.last_id.offset);
+		FUZZ_CHECK(kind == ID_BARE || req.last_id.tag == tag,
+		    "Last-Event-ID %s: tag %08x", rp->last_event_id,
+		    (unsigned)req.last_id.tag);
+	}
 }
 
 int
@@ -179,9 +206,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_req(&three, &rp);
 	check_req(&one, &rp);
 	for (i = 0; i < NFIELDS; i++) {
-		FUZZ_CHECK(req_parse_id(field[i]) == model_id(field[i]),
-		    "req_parse_id(\"%s\") %lld", field[i] ? field[i] : "(null)",
-		    (long long)req_parse_id(field[i]));
+		uint64_t off = 0, model_off = 0;
+		uint32_t tag = 0, model_tag = 0;
+		enum id_kind kind = id_parse(field[i], &off, &tag);
+
+		FUZZ_CHECK(kind == model_id(field[i], &model_off, &model_tag),
+		    "id_parse(\"%s\") %d", field[i] ? field[i] : "(null)",
+		    kind);
+		FUZZ_CHECK(kind == ID_NONE || off == model_off, "offset");
+		FUZZ_CHECK(kind != ID_TAGGED || tag == model_tag, "tag");
 		check_accept(field[i]);
 	}
 	free(copy);

@@ -67,7 +67,8 @@ model_event(char *dst, const char *event, uint64_t id, const unsigned char *s,
 
 	if (event != NULL)
 		d += sprintf(d, "event: %s\n", event);
-	d += sprintf(d, "id: %llu\ndata: ", (unsigned long long)id);
+	d += sprintf(d, "id: %llu.%08x\ndata: ", (unsigned long long)id,
+	    (unsigned)(id * 2654435761u));
 	while (i < limit) {
 		if (s[i] == '\r') {
 			d += sprintf(d, "\ndata: ");
@@ -105,9 +106,9 @@ check_framing(const char *out, size_t n, const char *event, uint64_t id)
 		k = wellformed(u + i, n - i);
 		FUZZ_CHECK(k > 0, "invalid UTF-8 at byte %zu of %zu", i, n);
 	}
-	hl = (size_t)snprintf(head, sizeof(head), "%s%s%sid: %llu\ndata: ",
+	hl = (size_t)snprintf(head, sizeof(head), "%s%s%sid: %llu.%08x\ndata: ",
 	    event ? "event: " : "", event ? event : "", event ? "\n" : "",
-	    (unsigned long long)id);
+	    (unsigned long long)id, (unsigned)(id * 2654435761u));
 	FUZZ_CHECK(n >= hl + 2 && memcmp(out, head, hl) == 0, "bad head");
 	FUZZ_CHECK(out[n - 2] == '\n' && out[n - 1] == '\n', "no blank line");
 	for (i = hl; i < n - 2; i++)
@@ -137,7 +138,9 @@ frame(const char *event, uint64_t id, const char *line, uint64_t total,
 	want = malloc(160 + 7 * limit + 64);
 	FUZZ_CHECK(in && out && want, "malloc");
 	memcpy(in, line, need);
-	n = sse_event(out, event, id, in, total, max_line);
+	/* The tag: any 32 bits, made from the id. */
+	n = sse_event(out, event, id, (uint32_t)(id * 2654435761u), in, total,
+	    max_line);
 	FUZZ_CHECK(n <= bound, "wrote %zu bytes, bound %zu", n, bound);
 	check_framing(out, n, event, id);
 	wn = model_event(want, event, id, (const unsigned char *)in, total,
@@ -160,12 +163,13 @@ reset(const uint8_t *s, size_t len)
 		if (s[i] >= 0x20 && s[i] < 0x7f)
 			why[k++] = (char)s[i];
 	why[k] = '\0';
-	out = malloc(64);
+	out = malloc(SSE_NOTE_MAX);
 	FUZZ_CHECK(out != NULL, "malloc");
-	n = sse_reset(out, why);
-	FUZZ_CHECK(n < 64, "reset of %zu bytes", n);
-	snprintf(want, sizeof(want), "event: reset\nid: 0\ndata: %.32s\n\n",
-	    why);
+	n = sse_reset(out, why, UINT64_MAX - len, (uint32_t)len);
+	FUZZ_CHECK(n <= SSE_NOTE_MAX, "reset of %zu bytes", n);
+	snprintf(want, sizeof(want), "event: reset\nid: %llu.%08x\ndata: "
+	    "%.32s\n\n", (unsigned long long)(UINT64_MAX - len),
+	    (unsigned)len, why);
 	FUZZ_CHECK(n == strlen(want) && memcmp(out, want, n) == 0, "reset");
 	free(out);
 }

@@ -26,8 +26,8 @@ all="cfg req sse ring fcgi"
 sources() {
 	case $1 in
 	cfg)	echo src/cfg.c src/cfg_value.c ;;
-	req)	echo src/req.c src/cfg.c src/cfg_value.c ;;
-	sse)	echo src/sse.c ;;
+	req)	echo src/req.c src/cfg.c src/cfg_value.c src/id.c ;;
+	sse)	echo src/sse.c src/id.c ;;
 	ring)	echo src/ring.c ;;
 	fcgi)	echo src/fcgi.c src/fcgi_mgmt.c ;;
 	*)	return 1 ;;

@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from common import (TestFailure, TestTimeout, can_connect, check,  # noqa: F401
-                    free_port, wait_until)
+                    file_id, free_port, wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.normpath(os.path.join(HERE, "..", ".."))
@@ -295,6 +295,12 @@ def append(d, stream, data):
     with open(path, "ab") as f:
         f.write(data)
     return os.path.getsize(path)
+
+
+def event_id(d, stream, offset):
+    """The id "OFFSET.TAG" of the event that ends at offset in a stream's
+    file (as it is now)."""
+    return file_id(d.p("log", stream + ".log"), offset)
 
 
 def start_listen_daemon(d, sock=None):

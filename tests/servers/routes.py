@@ -12,7 +12,7 @@ import time
 
 import harness as h
 import servers
-from harness import check
+from harness import check, file_id
 from sseclient import Response
 
 FIRST_COMMENT_S = 0.5   # the body must start this soon after the request
@@ -27,7 +27,7 @@ SLACK_S = 0.3
 # files or clients.
 MAIN_STREAMS = {
     "test": {}, "other": {}, "first": {}, "append": {}, "resume": {},
-    "beat": {},
+    "rotate": {}, "beat": {},
     "slot": {"max-clients": 1, "heartbeat": SLOT_HEARTBEAT},
 }
 
@@ -334,7 +334,8 @@ def c_append(route):
             e = r.wait_for(lambda i: i.kind == "event", 2, "event %d" % n)
             dt = e.t - t0
             check(e.data == text, "got %r, not %r" % (e.data, text))
-            check(e.id == str(size), "id %r, not %d" % (e.id, size))
+            want = h.event_id(inst.d, "append", size)
+            check(e.id == want, "id %r, not %s" % (e.id, want))
             check(dt <= APPEND_S, "line %d arrived after %.0f ms" %
                   (n, dt * 1000))
             worst = max(worst, dt)
@@ -346,30 +347,77 @@ def c_resume(route):
     repeated, also for lines written while away."""
     inst = route.main()
     h.append(inst.d, "resume", b"r1\nr2\nr3\nr4\nr5\n")
+
+    def rid(offset):
+        return h.event_id(inst.d, "resume", offset)
+
     with inst.get("/events/resume") as r:
         for _ in range(5):
             r.wait_for(lambda i: i.kind == "event", 3, "backlog event")
         got = [(e.id, e.data) for e in r.events()]
-        check(got == [("3", "r1"), ("6", "r2"), ("9", "r3"), ("12", "r4"),
-                      ("15", "r5")], "backlog %r" % got)
+        check(got == [(rid(3), "r1"), (rid(6), "r2"), (rid(9), "r3"),
+                      (rid(12), "r4"), (rid(15), "r5")], "backlog %r" % got)
+        last = got[1][0]
     h.append(inst.d, "resume", b"r6\n")
-    with inst.get("/events/resume", last_event_id="6") as r:
+    with inst.get("/events/resume", last_event_id=last) as r:
         for _ in range(4):
             r.wait_for(lambda i: i.kind == "event", 3, "resumed event")
         deadline = time.monotonic() + 0.3
         while time.monotonic() < deadline and r.pump(0.05):
             pass
         got = [(e.id, e.type, e.data) for e in r.events()]
-        check(got == [("9", "message", "r3"), ("12", "message", "r4"),
-                      ("15", "message", "r5"), ("18", "message", "r6")],
-              "after Last-Event-ID 6: %r" % got)
-    with inst.get("/events/resume", last_event_id="18") as r:
+        check(got == [(rid(9), "message", "r3"), (rid(12), "message", "r4"),
+                      (rid(15), "message", "r5"), (rid(18), "message", "r6")],
+              "after Last-Event-ID %s: %r" % (last, got))
+    with inst.get("/events/resume", last_event_id=rid(18)) as r:
         r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
         deadline = time.monotonic() + 0.3
         while time.monotonic() < deadline and r.pump(0.05):
             pass
         check(not r.events(), "after Last-Event-ID 18 (the end): %r"
               % r.events())
+
+
+def c_resume_rotated(route):
+    """A client away while its file was rotated (renamed to NAME.1, the
+    default rotated, and a new file started) resumes in NAME.1, gets an
+    event: rotated and the new file: nothing lost, nothing repeated, no
+    reset."""
+    inst = route.main()
+    path = inst.d.p("log", "rotate.log")
+    old = b"a1\na2\na3\n"
+    h.append(inst.d, "rotate", old)
+    with inst.get("/events/rotate") as r:
+        for _ in range(3):
+            r.wait_for(lambda i: i.kind == "event", 3, "backlog event")
+        got = [(e.id, e.data) for e in r.events()]
+        check([d for _, d in got] == ["a1", "a2", "a3"], "backlog %r" % got)
+        last = got[0][0]
+    check(last == file_id(old, 3), "id %r of a1, not %r" % (last, file_id(old, 3)))
+    h.append(inst.d, "rotate", b"a4\n")        # written while away
+    old += b"a4\n"
+    os.rename(path, path + ".1")
+    new = b"b1\nb2\n"
+    with open(path, "wb") as f:
+        f.write(new)
+    os.chmod(path, 0o644)
+    with inst.get("/events/rotate", last_event_id=last) as r:
+        for _ in range(6):
+            r.wait_for(lambda i: i.kind == "event", 3, "resumed event")
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline and r.pump(0.05):
+            pass
+        got = [(e.type, e.id if e.type != "rotated" else None, e.data)
+               for e in r.events()]
+        want = [("message", file_id(old, 6), "a2"),
+                ("message", file_id(old, 9), "a3"),
+                ("message", file_id(old, 12), "a4"),
+                ("rotated", None, "rotated"),
+                ("message", file_id(new, 3), "b1"),
+                ("message", file_id(new, 6), "b2")]
+        check(got == want, "after Last-Event-ID %s across a rotation: %r"
+              % (last, got))
+    return "resumed through rotate.log.1 into the new file"
 
 
 def c_heartbeat(route):
@@ -536,7 +584,8 @@ def c_idle_timeout(route):
         sizes = [h.append(inst.d, n, b"probe\n") for n in ("beat", "quiet")]
         t_probe = time.monotonic()
         e = beat.wait_for(lambda i: i.kind == "event", 2, "probe event")
-        check((e.id, e.data) == (str(sizes[0]), "probe"), "event %r" % e)
+        want = (h.event_id(inst.d, "beat", sizes[0]), "probe")
+        check((e.id, e.data) == want, "event %r" % e)
         check(e.t - t_probe <= APPEND_S, "probe arrived after %.0f ms"
               % ((e.t - t_probe) * 1000))
         _watch([quiet], 0.5)
@@ -634,6 +683,7 @@ def c_units_verify(route):
 ALL_CHECKS = [("headers", c_headers, 20), ("answers", c_answers, 60),
               ("first-comment", c_first_comment, 20),
               ("append", c_append, 20), ("resume", c_resume, 20),
+              ("resume-rotated", c_resume_rotated, 20),
               ("heartbeat", c_heartbeat, 20), ("disconnect", c_disconnect, 30),
               ("idle-timeout", c_idle_timeout, 45)]
 NO_IDLE = [c for c in ALL_CHECKS if c[0] != "idle-timeout"]
