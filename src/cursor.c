@@ -78,16 +78,62 @@ frame_from_file(struct cursor *c, const struct cfg_stream *cfg,
 	return 0;
 }
 
+/* succ was truncated after it came to follow the file before it, whose
+ * client is only now getting to it: its old content is looked for by its
+ * head in the stream's predecessors (a copytruncate's copy). Returns 0
+ * with *copy the copy's generation (a reference the caller owns), its
+ * successor succ; -1 when there is none. */
+static int
+find_copy(struct follow *f, struct follow_watch *w,
+    const struct cfg_stream *cfg, struct follow_gen *succ,
+    struct follow_gen **copy)
+{
+	struct id_file files[CFG_ROTATED_MAX];
+	struct rotated_set set;
+	struct stat sb;
+	size_t i;
+	int at, fd = -1;
+
+	if (succ->pre_len == 0 || fstat(succ->fd, &sb) < 0)
+		return -1;
+	rotated_open(&set, cfg->rotated, &sb, cfg->name, &f->rotated_logged,
+	    &f->rotated);
+	for (i = 0; i < set.n; i++) {
+		files[i].read_at = id_pread;
+		files[i].ctx = &set.fd[i];
+		files[i].size = set.size[i];
+	}
+	at = id_find_head(files, set.n, succ->pre_len, succ->pre_tag);
+	for (i = 0; i < set.n; i++)
+		if ((int)i == at)
+			fd = set.fd[i];
+		else
+			close(set.fd[i]);
+	if (at < 0)
+		return -1;
+	follow_gen_get(succ);
+	if ((*copy = follow_gen_detached(f, w, fd, set.size[at], succ)) ==
+	    NULL) {
+		follow_gen_put(f, w, succ);
+		return -1;
+	}
+	return 0;
+}
+
 /* The file was read to its end and succ comes after it: frames its last
  * line (which needs no newline now) and moves to succ, with a rotated
- * event. Returns 0, 1 when out is too full for that line (or the file
- * shrank under it: frame_from_file), -1 on a read
+ * event. When succ was truncated since it came after this file, the
+ * client goes through a copy of what it held first, if there is one,
+ * else gets a "truncated" reset. Returns 0, 1 when out is too full for
+ * that line (or the file shrank under it: frame_from_file), -1 on a read
  * error. */
 static int
 next_file(struct cursor *c, struct follow *f, struct follow_watch *w,
     struct follow_gen *succ, const struct cfg_stream *cfg,
     struct cursor_bufs *b, size_t *len)
 {
+	struct follow_gen *copy;
+	unsigned since;
 	int rc;
 
 	if (c->scan > 0) {
@@ -100,11 +146,21 @@ next_file(struct cursor *c, struct follow *f, struct follow_watch *w,
 		    len)) != 0)
 			return rc;
 	}
+	since = succ->epoch - c->gen->succ_epoch;
 	follow_gen_get(succ);
 	put_gen(c, f, w);
-	set_gen(c, succ);
-	follow_gen_put(f, w, succ);
 	c->note = CURSOR_NOTE_ROTATED;
+	if (since == 1 && find_copy(f, w, cfg, succ, &copy) == 0) {
+		c->gen = copy;
+		c->off = c->scan = 0;
+		c->epoch = copy->epoch;
+		c->tag = ID_TAG_EMPTY;
+	} else {
+		set_gen(c, succ);
+		if (since != 0)
+			c->note = CURSOR_NOTE_TRUNCATED;
+	}
+	follow_gen_put(f, w, succ);
 	return 0;
 }
 

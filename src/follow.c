@@ -93,6 +93,7 @@ link_tails(struct follow *f, struct follow_gen *g)
 	for (d = f->detached; d != NULL; d = d->next)
 		if (d->succ == NULL && (d->dev != g->dev || d->ino != g->ino)) {
 			d->succ = g;
+			d->succ_epoch = 0;
 			g->refs++;
 		}
 }
@@ -131,9 +132,11 @@ open_current(struct follow *f, struct follow_watch *w)
 	if (f->last != NULL) {
 		g->refs++;
 		f->last->succ = g;
+		f->last->succ_epoch = 0;
 	}
 	f->last = g;
 	link_tails(f, g);
+	follow_gen_head(g, (uint64_t)g->size);
 	if (f->cur != NULL)
 		follow_gen_put(f, w, f->cur);
 	f->cur = g;
@@ -205,11 +208,15 @@ note_result(struct follow *f, const char *call, int err)
 	}
 }
 
-/* The file was truncated: its offsets and tags start over. */
+/* The file was truncated: its offsets and tags start over; what its head
+ * was is kept, for a client still to come from its predecessor to find
+ * a copy of. */
 static void
 new_epoch(struct follow_gen *g)
 {
 	g->epoch++;
+	g->pre_len = g->head_len;
+	g->pre_tag = id_fnv1a(ID_TAG_EMPTY, g->head, g->head_len);
 	g->head_len = 0;
 }
 
@@ -242,6 +249,9 @@ follow_check(struct follow *f, struct follow_watch *w)
 		if (sb.st_size != g->size)
 			changed = 1;
 		g->size = sb.st_size;
+		/* The head is known as the file grows, so that a truncation
+		 * can be told, and its copy found, whoever has read it. */
+		follow_gen_head(g, (uint64_t)g->size);
 	}
 	if (stat(f->path, &sb) < 0) {
 		if (errno != ENOENT) {
@@ -376,7 +386,8 @@ follow_gen_detached(struct follow *f, struct follow_watch *w, int fd,
 
 	for (g = f->detached; known && g != NULL; g = g->next)
 		if (g->dev == sb.st_dev && g->ino == sb.st_ino &&
-		    g->succ == succ) {
+		    g->succ == succ &&
+		    g->succ_epoch == (succ != NULL ? succ->epoch : 0)) {
 			close(fd);
 			follow_gen_put(f, w, succ);	/* g holds one */
 			follow_gen_get(g);
@@ -396,6 +407,7 @@ follow_gen_detached(struct follow *f, struct follow_watch *w, int fd,
 	g->refs = 1;
 	g->detached = 1;
 	g->succ = succ;
+	g->succ_epoch = succ != NULL ? succ->epoch : 0;
 	g->next = f->detached;
 	f->detached = g;
 	return g;

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "id.h"
 #include "rotated.h"
@@ -26,6 +27,13 @@ struct follow_gen {
 	int refs;		/* clients, the predecessor, and one while current */
 	struct follow_gen *succ;	/* the file that replaced it, NULL: none
 					 * yet; it holds a reference on it */
+	unsigned succ_epoch;	/* succ's epoch when it became succ: one
+				 * reading on into it finds succ truncated
+				 * since when they differ */
+	uint32_t pre_tag;	/* the tag of the first pre_len bytes it held
+				 * before its last truncation, 0 bytes: none
+				 * known; a copy of them is looked for */
+	size_t pre_len;
 	int detached;		/* a predecessor opened for one client (a
 				 * resume, a truncation): not watched, not
 				 * checked, read to its end */

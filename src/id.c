@@ -226,3 +226,19 @@ id_choose(const struct id_file *files, size_t n, enum id_kind kind,
 			return (int)i;
 	return -1;
 }
+
+int
+id_find_head(const struct id_file *files, size_t n, size_t len, uint32_t tag)
+{
+	uint32_t got;
+	size_t i;
+
+	if (len == 0 || len > ID_TAG_SPAN)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (files[i].read_at != NULL && files[i].size >= (off_t)len &&
+		    id_tag(files[i].read_at, files[i].ctx, len, &got) == 0 &&
+		    got == tag)
+			return (int)i;
+	return -1;
+}

@@ -89,4 +89,10 @@ struct id_file {
 int id_choose(const struct id_file *files, size_t n, enum id_kind kind,
     uint64_t offset, uint32_t tag);
 
+/* The first of files whose first len bytes (1 to ID_TAG_SPAN) hash to
+ * tag: a copy of what a file held before it was truncated, known by its
+ * head. The index, or -1. Reads at most len bytes a file. */
+int id_find_head(const struct id_file *files, size_t n, size_t len,
+    uint32_t tag);
+
 #endif

@@ -616,6 +616,64 @@ START_TEST(file_resume_without_a_current_file_goes_through_every_later_one)
 }
 END_TEST
 
+/* The file after the client's was copytruncated before the client got
+ * to it: its old content comes from the copy, found by its head, then
+ * the truncated file. */
+START_TEST(file_copytruncated_before_the_client_got_to_it_comes_from_the_copy)
+{
+	const char *a = "a1\na2\n", *b1 = "b1\n", *c2 = "c\n";
+	char old[160], want[256] = "";
+
+	snprintf(old, sizeof(old), "%s/log.old", dir);
+	check_append(path, "a1\n");
+	req.lines = 5;
+	start_file();
+	produce_all();
+	check_append(path, "a2\n");		/* not read yet */
+	ck_assert_int_eq(rename(path, old), 0);
+	write_whole(path, b1);
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	write_whole(rotated, b1);		/* the copy */
+	write_whole(path, c2);			/* truncated, written again */
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	got[0] = '\0';
+	produce_all();
+	ev(want, a, 6, "a2");
+	strcat(want, ROTATED);
+	ev(want, b1, 3, "b1");
+	strcat(want, ROTATED);
+	ev(want, c2, 2, "c");
+	ck_assert_str_eq(got, want);
+	unlink(old);
+}
+END_TEST
+
+START_TEST(file_copytruncated_before_the_client_got_to_it_without_a_copy)
+{
+	const char *a = "a1\na2\n", *c2 = "c\n";
+	char old[160], want[256] = "";
+
+	snprintf(old, sizeof(old), "%s/log.old", dir);
+	check_append(path, "a1\n");
+	req.lines = 5;
+	start_file();
+	produce_all();
+	check_append(path, "a2\n");
+	ck_assert_int_eq(rename(path, old), 0);
+	write_whole(path, "b1\n");
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	write_whole(path, c2);			/* no copy made */
+	ck_assert_int_eq(follow_check(&f, &w), 1);
+	got[0] = '\0';
+	produce_all();
+	ev(want, a, 6, "a2");
+	strcat(want, RESET_TRUNC);
+	ev(want, c2, 2, "c");
+	ck_assert_str_eq(got, want);
+	unlink(old);
+}
+END_TEST
+
 /* A resume into a 1 GB file (sparse: it costs no disk) is found at its
  * end at once: the check reads the first 4096 bytes and one more. */
 START_TEST(file_resume_near_the_end_of_1_gb)
@@ -792,6 +850,10 @@ cursor_suite(void)
 	tcase_add_test(tc, file_missing_waits_and_then_starts_at_its_start);
 	tcase_add_test(tc, file_missing_bare_0_starts_at_the_tag_of_nothing);
 	tcase_add_test(tc, file_resume_near_the_end_of_1_gb);
+	tcase_add_test(tc,
+	    file_copytruncated_before_the_client_got_to_it_comes_from_the_copy);
+	tcase_add_test(tc,
+	    file_copytruncated_before_the_client_got_to_it_without_a_copy);
 	tcase_add_test(tc,
 	    file_resume_without_a_current_file_goes_through_every_later_one);
 	suite_add_tcase(s, tc);

@@ -403,7 +403,11 @@ START_TEST(regrown_file_gets_a_new_epoch)
 	write_file(path, "cccc\ndddd\neeee\n");	/* regrown past 10 */
 	ck_assert_int_eq(follow_check(&f, &w), 1);
 	ck_assert_uint_eq(g->epoch, 1);
-	ck_assert_uint_eq(g->head_len, 0);	/* read again when needed */
+	/* What it held is remembered, for its copy to be found. */
+	ck_assert_uint_eq(g->pre_len, 10);
+	ck_assert_uint_eq(g->pre_tag, id_fnv1a(ID_TAG_EMPTY, "aaaa\nbbbb\n",
+	    10));
+	ck_assert_uint_eq(g->head_len, 15);	/* read again as it grows */
 	ck_assert_uint_eq(follow_gen_tag(g, 5),
 	    id_fnv1a(ID_TAG_EMPTY, "cccc\n", 5));
 	follow_stop(&f, &w);
