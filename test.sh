@@ -3,7 +3,8 @@
 # missing, builds warning-free, runs the unit and end-to-end tests, then
 # runs them again built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (the web-server tests need root and are skipped without it), then runs
-# each fuzz harness for a minute (tests/fuzz/run.sh).
+# each fuzz harness for a minute (tests/fuzz/run.sh). After make distcheck
+# it builds, lints, installs and purges the Debian package (tools/deb-test).
 # Usage: ./test.sh            (from the top of a clone)
 set -eu
 cd "$(dirname "$0")"
@@ -63,6 +64,20 @@ if (cd build/plain && make -s distcheck >distcheck.log 2>&1); then
 	echo "distcheck: sse-tail-$(sed -n 's/^PACKAGE_VERSION = //p' build/plain/Makefile).tar.gz builds and passes make check"
 else
 	tail -50 build/plain/distcheck.log
+	status=1
+fi
+
+# The Debian package, built from that tarball with debian/ of this tree,
+# linted, installed, checked, removed and purged (tools/deb-test: root
+# only; it skips when another sse-tail is installed).
+echo "== debian package"
+tarball=build/plain/sse-tail-$(sed -n 's/^PACKAGE_VERSION = //p' build/plain/Makefile 2>/dev/null || true).tar.gz
+[ -f "$tarball" ] || tarball=     # none: tools/deb-test runs make dist itself
+if tools/deb-test $tarball >build/plain/deb-test.log 2>&1; then
+	grep -E '^(deb-test: SKIP|[EW]: |lintian: |[0-9]+ passed, [0-9]+ failed)' \
+	    build/plain/deb-test.log || true
+else
+	cat build/plain/deb-test.log
 	status=1
 fi
 
