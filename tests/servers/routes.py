@@ -739,6 +739,38 @@ def c_config_hidden(route):
     return ", ".join(seen)
 
 
+def c_wrapper(route):
+    """The README's way round suEXEC (which drops SSE_TAIL_CONFIG): the
+    binary outside the document root and, as sse-tail.cgi, a two-line
+    wrapper naming it and the configuration, the .htaccess without its
+    SetEnv SSE_TAIL_CONFIG line. A stream and an appended line through it."""
+    inst = route.main()
+    up = inst.d.p("htdocs", "events-suexec")
+    os.mkdir(up)
+    os.chmod(up, 0o755)
+    text = h.fill_paths(route.text(), inst.d, route.snippet)
+    kept = [ln for ln in text.split("\n")
+            if not ln.startswith("SetEnv SSE_TAIL_CONFIG ")]
+    check(len(kept) == len(text.split("\n")) - 1,
+          "conf/htaccess: no SetEnv SSE_TAIL_CONFIG line to drop")
+    with open(os.path.join(up, ".htaccess"), "w") as f:
+        f.write("\n".join(kept))
+    prog = os.path.join(up, servers.SharedApache.PROGRAM)
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\nexec %s --config %s\n"
+                % (shlex.quote(h.BIN), shlex.quote(inst.d.p("sse-tail.conf"))))
+    os.chmod(prog, 0o755)
+    with Response(inst.port, "/events-suexec/sse-tail.cgi/other") as r:
+        check(r.read_head(5) == 200, "status %s: %s" % (r.status,
+                                                         r.describe()))
+        r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+        size = h.append(inst.d, "other", b"through the wrapper\n")
+        e = r.wait_for(lambda i: i.kind == "event", 2, "event")
+        check((e.id, e.data) == (h.event_id(inst.d, "other", size),
+                                 "through the wrapper"), "event %r" % e)
+    return "a stream through the wrapper, no SetEnv"
+
+
 ALL_CHECKS = [("headers", c_headers, 20), ("answers", c_answers, 60),
               ("first-comment", c_first_comment, 20),
               ("append", c_append, 20), ("resume", c_resume, 20),
@@ -777,12 +809,14 @@ ROUTES = [
     Route("apache-htaccess", "htaccess", servers.SharedApache,
           per_process=True, program=servers.SharedApache.PROGRAM,
           knob="Timeout %d",
-          checks=[("config-hidden", c_config_hidden, 30)] + ALL_CHECKS),
+          checks=[("config-hidden", c_config_hidden, 30),
+                  ("wrapper", c_wrapper, 20)] + ALL_CHECKS),
     Route("apache-htaccess-prefork", "htaccess", servers.SharedApache,
           server_kw={"mpm": "prefork"}, per_process=True,
           program=servers.SharedApache.PROGRAM,
           knob="Timeout %d",
-          checks=[("config-hidden", c_config_hidden, 30)] + ALL_CHECKS),
+          checks=[("config-hidden", c_config_hidden, 30),
+                  ("wrapper", c_wrapper, 20)] + ALL_CHECKS),
     # The daemon routes' other starters, behind nginx.
     Route("spawn-fcgi", "nginx.conf", servers.Nginx, daemon=daemon_spawn_fcgi,
           checks=NO_IDLE),
