@@ -30,7 +30,9 @@ if ! (cd "$dir" && "$top/configure" -q --enable-static &&
 	exit 1
 fi
 bin=$dir/src/sse-tail
-echo "# $(file -b "$bin" | cut -d, -f1-4)"
+if command -v file >/dev/null 2>&1; then
+	echo "# $(file -b "$bin" | cut -d, -f1-4)"
+fi
 strip -o "$dir/sse-tail.stripped" "$bin"
 echo "# $(wc -c <"$bin") bytes, $(wc -c <"$dir/sse-tail.stripped") stripped"
 exec python3 "$top/tests/static.py" "$bin"
