@@ -454,7 +454,7 @@ def notice_bound(route):
     (a heartbeat), Apache only when a write fails, which is the second
     write after the client's FIN (the first one succeeds and draws the
     client's RST): two heartbeats."""
-    beats = 2 if route.server_cls is servers.Apache else 1
+    beats = 2 if issubclass(route.server_cls, servers.Apache) else 1
     return beats, beats * SLOT_HEARTBEAT + SLACK_S
 
 
