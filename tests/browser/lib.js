@@ -114,6 +114,9 @@ function readLog(dir, name) {
 // here. streams: names; each gets an empty file dir/NAME.log. Files put in
 // dir/www are served at /NAME on both ports.
 async function startNginx(streams) {
+  for (const [exe, pkg] of [['/usr/sbin/nginx', 'nginx-light'], ['/usr/bin/openssl', 'openssl']]) {
+    if (!fs.existsSync(exe)) throw new Error(`${exe} is not installed (apt-get install ${pkg})`);
+  }
   const bin = process.env.SSE_TAIL || path.join(top, 'src', 'sse-tail');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sse-tail-browser-nginx.'));
   fs.chmodSync(dir, 0o755);
@@ -135,6 +138,7 @@ async function startNginx(streams) {
   const sock = path.join(dir, 'sse-tail.sock');
   const daemon = spawn(bin, ['--config', path.join(dir, 'sse-tail.conf'), '--listen', 'unix:' + sock],
     { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'sse-tail.log'), 'a')] });
+  daemon.on('error', () => {});
   let procs = [daemon];
   const stop = async () => {
     for (const p of procs) {
@@ -167,7 +171,7 @@ async function startNginx(streams) {
       `  fastcgi_temp_path ${dir}/tmp/fastcgi;`, '  server {', `    listen 127.0.0.1:${port};`,
       `    root ${dir}/www;`, `    include ${dir}/sse-tail-h2.conf;`, `    include ${dir}/sse-tail-nginx.conf;`,
       '  }', '}', ''].join('\n'));
-    const nginx = spawn('nginx', ['-p', dir + '/', '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log'),
+    const nginx = spawn('/usr/sbin/nginx', ['-p', dir + '/', '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log'),
       '-g', 'daemon off;'], { stdio: ['ignore', 'inherit', 'inherit'] });
     procs = [nginx, daemon];
     for (let i = 0; i < 200 && !((await portOpen(port)) && (await portOpen(tlsPort))); i++) {
