@@ -58,6 +58,11 @@ autoreconf -fi >/dev/null 2>&1
 
 run_suite plain --enable-werror || status=1
 
+# One static binary (configure --enable-static), run in a chroot that holds
+# only it, its configuration and a log file.
+echo "== static"
+tests/static.sh build/static || status=1
+
 # The release tarball builds and passes its tests on its own.
 echo "== distcheck"
 if (cd build/plain && make -s distcheck >distcheck.log 2>&1); then

@@ -187,8 +187,9 @@ default_rotated(struct cfg_stream *st)
 {
 	size_t len = strlen(st->path);
 
-	if (len + 2 >= PATH_MAX)
-		return 0;	/* PATH.1 would be too long: none */
+	/* None when PATH.1 would be too long, or would read as a glob. */
+	if (len + 2 >= PATH_MAX || strpbrk(st->path, "*?") != NULL)
+		return (st->rotated = calloc(1, 1)) == NULL ? -1 : 0;
 	if ((st->rotated = malloc(len + 4)) == NULL)
 		return -1;
 	memcpy(st->rotated, st->path, len);

@@ -104,18 +104,24 @@ parse_mode(const char *s)
 }
 
 /* Parses --socket-group: a group name, else a number. Returns 0 and sets
- * *gid, or -1. */
+ * *gid, or -1. Linked statically (configure --enable-static), a number
+ * only: getgrnam would load the C library's NSS modules, of whatever
+ * version the host has. */
 static int
 parse_group(const char *s, gid_t *gid)
 {
+#ifndef SSE_TAIL_STATIC
 	struct group *gr;
+#endif
 	char *end;
 	unsigned long v;
 
+#ifndef SSE_TAIL_STATIC
 	if ((gr = getgrnam(s)) != NULL) {
 		*gid = gr->gr_gid;
 		return 0;
 	}
+#endif
 	if (*s < '0' || *s > '9')
 		return -1;
 	errno = 0;
@@ -215,6 +221,10 @@ listen_inet(const char *addr)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+#ifdef SSE_TAIL_STATIC
+	/* No resolver (NSS) in a static binary: numeric addresses only. */
+	hints.ai_flags |= AI_NUMERICHOST;
+#endif
 	if ((rc = getaddrinfo(hlen ? host : NULL, colon + 1, &hints, &res)) != 0) {
 		log_msg("--listen %s: %s", addr, gai_strerror(rc));
 		return -1;
@@ -360,7 +370,12 @@ parse_options(int argc, char **argv, struct opts *o)
 		return 2;
 	}
 	if (o->group_arg != NULL && parse_group(o->group_arg, &o->group) < 0) {
+#ifdef SSE_TAIL_STATIC
+		log_msg("--socket-group %s: not a number (this static build "
+		    "does not look group names up)", o->group_arg);
+#else
 		log_msg("--socket-group %s: no such group", o->group_arg);
+#endif
 		return 2;
 	}
 	if (o->config == NULL || *o->config == '\0')

@@ -345,6 +345,10 @@ START_TEST(rotated_defaults_to_path_dot_1)
 	ck_assert_int_eq(parse("[stream a]\npath = /var/log/a\n"), 0);
 	ck_assert_str_eq(words(cfg.streams[0].rotated), "/var/log/a.1");
 	ck_assert_ptr_null(cfg.defaults.rotated);
+	cfg_free(&cfg);
+	/* A path that would read as a glob has no default: none. */
+	ck_assert_int_eq(parse("[stream a]\npath = /var/log/a*b\n"), 0);
+	ck_assert_str_eq(words(cfg.streams[0].rotated), "");
 }
 END_TEST
 

@@ -53,7 +53,8 @@ def _read(path):
 
 def procs_mentioning(marker, exe=None):
     """Pids of live processes whose command line or environment contains
-    marker (a test directory), and, when exe is given, that run it."""
+    marker (a test directory), and, when exe is given, that run it (exe: a
+    path, or a function of the path)."""
     out = []
     m = marker.encode()
     for d in os.listdir("/proc"):
@@ -62,7 +63,8 @@ def procs_mentioning(marker, exe=None):
         pid = int(d)
         if exe is not None:
             try:
-                if os.readlink("/proc/%d/exe" % pid) != exe:
+                path = os.readlink("/proc/%d/exe" % pid)
+                if not (exe(path) if callable(exe) else path == exe):
                     continue
             except OSError:
                 continue
@@ -73,7 +75,11 @@ def procs_mentioning(marker, exe=None):
 
 
 def sse_tail_pids(marker):
-    return procs_mentioning(marker, os.path.realpath(BIN))
+    """sse-tail processes of a test directory: the binary, or a copy of it
+    inside the directory (uploaded, as on shared hosting)."""
+    real = os.path.realpath(BIN)
+    return procs_mentioning(marker, lambda path: path == real or
+                            path.startswith(marker.rstrip("/") + "/"))
 
 
 def socket_fds(pid):
@@ -204,6 +210,7 @@ def fill_paths(text, d, name):
     pairs = [
         ("/usr/bin/sse-tail", BIN),
         ("/etc/sse-tail.conf", d.p("sse-tail.conf")),
+        ("/home/user/sse-tail.conf", d.p("sse-tail.conf")),  # conf/htaccess
         ("/run/sse-tail.sock", d.p("run", "sse-tail.sock")),
         ("/run/sse-tail.pid", d.p("run", "sse-tail.pid")),
         ("/run/lighttpd/", d.p("run") + "/"),

@@ -65,8 +65,9 @@ class Instance:
         """A GET through the server: over HTTP/2 (curl) to its TLS port
         when the route has one, else HTTP/1.1 to its plain port."""
         if self.server.tls:
-            return h2client.Response(self.server.tls_port, path, **kw)
-        return Response(self.port, path, **kw)
+            return h2client.Response(self.server.tls_port,
+                                     self.route.url(path), **kw)
+        return Response(self.port, self.route.url(path), **kw)
 
     def stop(self):
         if self.server is not None:
@@ -81,7 +82,7 @@ class Instance:
 class Route:
     def __init__(self, name, snippet, server_cls, server_kw=None, daemon=None,
                  per_process=False, reuses_process=False, knob=None,
-                 checks=None, needs=(), cut_left_open=False):
+                 checks=None, needs=(), program=None, cut_left_open=False):
         self.name = name
         self.snippet = snippet
         self.server_cls = server_cls
@@ -90,16 +91,25 @@ class Route:
         self.per_process = per_process    # one sse-tail process a stream
         self.reuses_process = reuses_process  # mod_fcgid keeps it for the next
         self.knob = knob                  # (regex, short value): idle timeout
+                                          # (or a server directive, "X %d")
         # A stream the idle timeout cut is never ended for the client.
         self.cut_left_open = cut_left_open
         self.checks = checks or ALL_CHECKS
         self.needs = needs                # (path, Debian package) pairs
+        self.program = program            # /events/X is /events/PROGRAM/X
         self.instances = []
         self.touched = []                 # instances used by the current test
         self._main = None
 
     def text(self):
         return h.snippet(self.snippet)
+
+    def url(self, path):
+        """A check's /events/NAME: a route with a program in its URL (the
+        shared-hosting one, /events/sse-tail.cgi/NAME) puts it in."""
+        if self.program is None or not re.match(r"/events(?![^/?])", path):
+            return path
+        return "/events/" + self.program + path[len("/events"):]
 
     def main(self):
         """The instance from the snippet as shipped, paths filled in."""
@@ -516,7 +526,7 @@ def notice_bound(route):
     (a heartbeat), Apache only when a write fails, which is the second
     write after the client's FIN (the first one succeeds and draws the
     client's RST): two heartbeats."""
-    beats = 2 if route.server_cls is servers.Apache else 1
+    beats = 2 if issubclass(route.server_cls, servers.Apache) else 1
     return beats, beats * SLOT_HEARTBEAT + SLACK_S
 
 
@@ -643,10 +653,16 @@ def c_idle_timeout(route):
     the client (no END_STREAM, no RST_STREAM): it stays open and silent,
     and an EventSource would not reconnect. That is checked as it is
     (cut_left_open), as the README says it."""
-    pattern, value = route.knob
-    text = h.set_value(route.text(), pattern, value, route.snippet)
+    extra = ""
+    if isinstance(route.knob, str):
+        # The server's own directive (the shared host's Timeout), after
+        # its default.
+        text, extra = route.text(), route.knob % SHORT_TIMEOUT
+    else:
+        pattern, value = route.knob
+        text = h.set_value(route.text(), pattern, value, route.snippet)
     inst = Instance(route, "idle", text,
-                    {"beat": {}, "quiet": {"heartbeat": 30}},
+                    {"beat": {}, "quiet": {"heartbeat": 30}}, extra,
                     conf={"heartbeat": HEARTBEAT})
     try:
         beat = inst.get("/events/beat")
@@ -765,6 +781,82 @@ def c_units_verify(route):
         d.cleanup()
 
 
+def c_config_hidden(route):
+    """Shared hosting: the upload directory holds only .htaccess and the
+    program; the configuration, outside the document root, has no URL; a
+    copy of it (or a backup, or a log) uploaded into the directory by
+    mistake is refused, as are .htaccess and a listing of the directory;
+    the program is run, not served."""
+    inst = route.main()
+    up = inst.server.upload_dir()
+    check(sorted(os.listdir(up)) == [".htaccess", servers.SharedApache.PROGRAM],
+          "the upload directory holds %r" % sorted(os.listdir(up)))
+    with open(inst.d.p("sse-tail.conf"), "rb") as f:
+        conf = f.read()
+    mistakes = ["sse-tail.conf", "sse-tail.conf~", "sse-tail.conf.bak",
+                "test.log", "notes.txt"]
+    for name in mistakes:
+        with open(os.path.join(up, name), "wb") as f:
+            f.write(conf)
+        os.chmod(os.path.join(up, name), 0o644)
+    seen = []
+    try:
+        paths = (["/sse-tail.conf", "/../sse-tail.conf", "/%2e%2e/sse-tail.conf",
+                  "/events/", "/events/.htaccess",
+                  "/events/sse-tail.cgi/../sse-tail.conf",
+                  "/events/SSE-TAIL.CONF"] +
+                 ["/events/" + n for n in mistakes])
+        for path in paths:
+            with Response(inst.port, path) as r:
+                body = r.read_body(5)
+                check(r.status in (400, 403, 404),
+                      "%s: status %s, not 400, 403 or 404" % (path, r.status))
+                check(b"[stream" not in body and b"path =" not in body,
+                      "%s: the configuration was served" % path)
+                seen.append("%s %d" % (path, r.status))
+    finally:
+        for name in mistakes:
+            os.unlink(os.path.join(up, name))
+    with Response(inst.port, "/events/" + servers.SharedApache.PROGRAM,
+                  accept="application/json") as r:
+        body = r.read_body(5)
+        check(r.status == 200 and not body.startswith(b"\x7fELF") and
+              body.startswith(b"["), "the program itself: %s" % r.describe())
+    return ", ".join(seen)
+
+
+def c_wrapper(route):
+    """The README's way round suEXEC (which drops SSE_TAIL_CONFIG): the
+    binary outside the document root and, as sse-tail.cgi, a two-line
+    wrapper naming it and the configuration, the .htaccess without its
+    SetEnv SSE_TAIL_CONFIG line. A stream and an appended line through it."""
+    inst = route.main()
+    up = inst.d.p("htdocs", "events-suexec")
+    os.mkdir(up)
+    os.chmod(up, 0o755)
+    text = h.fill_paths(route.text(), inst.d, route.snippet)
+    kept = [ln for ln in text.split("\n")
+            if not ln.startswith("SetEnv SSE_TAIL_CONFIG ")]
+    check(len(kept) == len(text.split("\n")) - 1,
+          "conf/htaccess: no SetEnv SSE_TAIL_CONFIG line to drop")
+    with open(os.path.join(up, ".htaccess"), "w") as f:
+        f.write("\n".join(kept))
+    prog = os.path.join(up, servers.SharedApache.PROGRAM)
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\nexec %s --config %s\n"
+                % (shlex.quote(h.BIN), shlex.quote(inst.d.p("sse-tail.conf"))))
+    os.chmod(prog, 0o755)
+    with Response(inst.port, "/events-suexec/sse-tail.cgi/other") as r:
+        check(r.read_head(5) == 200, "status %s: %s" % (r.status,
+                                                         r.describe()))
+        r.wait_for(lambda i: i.kind == "comment", 3, "first comment")
+        size = h.append(inst.d, "other", b"through the wrapper\n")
+        e = r.wait_for(lambda i: i.kind == "event", 2, "event")
+        check((e.id, e.data) == (h.event_id(inst.d, "other", size),
+                                 "through the wrapper"), "event %r" % e)
+    return "a stream through the wrapper, no SetEnv"
+
+
 ALL_CHECKS = [("headers", c_headers, 20), ("answers", c_answers, 60),
               ("first-comment", c_first_comment, 20),
               ("append", c_append, 20), ("resume", c_resume, 20),
@@ -819,6 +911,20 @@ ROUTES = [
           needs=H2_NEEDS + [(servers.APACHE_MODULES + "/mod_fcgid.so",
                              "libapache2-mod-fcgid")],
           checks=H2_CHECKS),
+    # Shared hosting: conf/htaccess uploaded with a copy of the binary into
+    # a directory of the document root, AllowOverride as a host grants it,
+    # the configuration outside the document root; mod_cgid, then mod_cgi.
+    Route("apache-htaccess", "htaccess", servers.SharedApache,
+          per_process=True, program=servers.SharedApache.PROGRAM,
+          knob="Timeout %d",
+          checks=[("config-hidden", c_config_hidden, 30),
+                  ("wrapper", c_wrapper, 20)] + ALL_CHECKS),
+    Route("apache-htaccess-prefork", "htaccess", servers.SharedApache,
+          server_kw={"mpm": "prefork"}, per_process=True,
+          program=servers.SharedApache.PROGRAM,
+          knob="Timeout %d",
+          checks=[("config-hidden", c_config_hidden, 30),
+                  ("wrapper", c_wrapper, 20)] + ALL_CHECKS),
     # The daemon routes' other starters, behind nginx.
     Route("spawn-fcgi", "nginx.conf", servers.Nginx, daemon=daemon_spawn_fcgi,
           checks=NO_IDLE),

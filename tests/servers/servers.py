@@ -242,3 +242,51 @@ Include {dir}/sse-tail-snippet.conf
 
     def argv(self):
         return [self.binary, "-f", self.d.p("apache.conf"), "-DFOREGROUND"]
+
+
+class SharedApache(Apache):
+    """Apache as a shared host runs it: mod_cgid (mod_cgi under prefork)
+    loaded by the host, a document root whose .htaccess files may use only
+    what AllowOverride grants, and nothing of sse-tail in the server's
+    configuration. The snippet (conf/htaccess) is the user's upload,
+    htdocs/events/.htaccess, beside a copy of the binary,
+    htdocs/events/sse-tail.cgi; the configuration is d/sse-tail.conf,
+    outside the document root, as ~/sse-tail.conf would be."""
+
+    # What the test's host grants, exactly: the README's "Shared hosting".
+    ALLOW_OVERRIDE = "FileInfo AuthConfig Limit Options=ExecCGI,Indexes"
+    UPLOAD_DIR = "events"
+    PROGRAM = "sse-tail.cgi"
+
+    def __init__(self, d, snippet_text, extra="", mpm="event", loglevel="warn"):
+        Apache.__init__(self, d, "", extra, mpm, loglevel)
+        self.htaccess = snippet_text
+
+    def upload_dir(self):
+        return self.d.p("htdocs", self.UPLOAD_DIR)
+
+    def write_config(self):
+        up = self.upload_dir()
+        os.makedirs(up, exist_ok=True)
+        os.chmod(up, 0o755)
+        shutil.copy(h.BIN, os.path.join(up, self.PROGRAM))
+        os.chmod(os.path.join(up, self.PROGRAM), 0o755)
+        with open(os.path.join(up, ".htaccess"), "w") as f:
+            f.write(self.htaccess)
+        os.chmod(os.path.join(up, ".htaccess"), 0o644)
+        cgi = "cgi" if self.mpm == "prefork" else "cgid"
+        # The host's part, which the user cannot change.
+        self.snippet = """\
+LoadModule {cgi}_module {mods}/mod_{cgi}.so
+<Directory {root}>
+	Options SymLinksIfOwnerMatch
+	AllowOverride {allow}
+	AllowOverrideList None
+</Directory>
+# As Debian's apache2.conf: .htaccess and .htpasswd are never served.
+<FilesMatch "^\\.ht">
+	Require all denied
+</FilesMatch>
+""".format(cgi=cgi, mods=APACHE_MODULES, root=self.d.p("htdocs"),
+           allow=self.ALLOW_OVERRIDE)
+        Apache.write_config(self)
