@@ -213,9 +213,11 @@ def daemon_systemd(inst):
 # ---- checks ----
 
 def c_headers(route):
-    """Status and headers of a stream, through the server."""
+    """Status and headers of a stream, through the server, to a client
+    that accepts gzip (as a browser does): not compressed."""
     inst = route.main()
-    with inst.get("/events/test") as r:
+    with inst.get("/events/test",
+                  extra_headers=["Accept-Encoding: gzip, deflate, br"]) as r:
         check(r.read_head(5) == 200, "status %s, not 200: %s"
               % (r.status, r.describe()))
         hd = r.headers
