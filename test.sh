@@ -18,6 +18,7 @@ fi
 tools/need-packages build-essential autoconf automake pkg-config libfcgi-dev \
 	libfcgi-bin check python3 \
 	lighttpd nginx-light apache2 libapache2-mod-fcgid spawn-fcgi systemd \
+	curl openssl \
 	chromium nodejs
 # The browser tests drive Debian's chromium with playwright-core from npm.
 command -v npm >/dev/null 2>&1 || tools/need-packages npm

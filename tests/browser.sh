@@ -1,6 +1,7 @@
 #!/bin/sh
 # Tests sse-tail's viewer page in headless Chromium through lighttpd
-# (tests/browser/run.js). Needs root (lighttpd runs sse-tail as its own
+# (tests/browser/run.js), and many streams on one page through nginx over
+# HTTP/1.1 and HTTP/2 (which also need nginx-light and openssl). Needs root (lighttpd runs sse-tail as its own
 # user otherwise), /usr/bin/chromium (apt-get install chromium), node and
 # lighttpd, and playwright-core in tests/browser/node_modules (npm ci
 # there; no browser is ever downloaded). Without them it says TAP's

@@ -1,5 +1,6 @@
 // lib.js - sets up lighttpd running sse-tail from conf/lighttpd-fastcgi.conf
-// (only paths replaced, like demo.sh) on a free port of 127.0.0.1, and a
+// (only paths replaced, like demo.sh) on a free port of 127.0.0.1, nginx
+// from conf/nginx.conf and conf/nginx-h2.conf (HTTP/1.1 and HTTP/2), and a
 // headless Chromium (the Debian package, never a downloaded browser).
 'use strict';
 const fs = require('fs');
@@ -107,11 +108,93 @@ function readLog(dir, name) {
   try { return fs.readFileSync(path.join(dir, name || 'error.log'), 'utf8'); } catch (e) { return ''; }
 }
 
-async function startBrowser() {
+// nginx from conf/nginx.conf and conf/nginx-h2.conf (only paths, the
+// certificate and the port replaced) in front of sse-tail --listen: plain
+// HTTP/1.1 on port, HTTP/2 over TLS on tlsPort, with a certificate made
+// here. streams: names; each gets an empty file dir/NAME.log. Files put in
+// dir/www are served at /NAME on both ports.
+async function startNginx(streams) {
+  for (const [exe, pkg] of [['/usr/sbin/nginx', 'nginx-light'], ['/usr/bin/openssl', 'openssl']]) {
+    if (!fs.existsSync(exe)) throw new Error(`${exe} is not installed (apt-get install ${pkg})`);
+  }
+  const bin = process.env.SSE_TAIL || path.join(top, 'src', 'sse-tail');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sse-tail-browser-nginx.'));
+  fs.chmodSync(dir, 0o755);
+  fs.mkdirSync(path.join(dir, 'www'));
+  fs.mkdirSync(path.join(dir, 'tmp'));
+  const [port, tlsPort] = [await freePort(), await freePort()];
+  let conf = 'heartbeat = 15\nretry = 200\n';
+  const files = {};
+  for (const name of streams) {
+    files[name] = path.join(dir, name + '.log');
+    fs.writeFileSync(files[name], '');
+    fs.chmodSync(files[name], 0o644);
+    conf += `[stream ${name}]\npath = ${files[name]}\n`;
+  }
+  fs.writeFileSync(path.join(dir, 'sse-tail.conf'), conf);
+  const cert = path.join(dir, 'cert.pem'), key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  const sock = path.join(dir, 'sse-tail.sock');
+  const daemon = spawn(bin, ['--config', path.join(dir, 'sse-tail.conf'), '--listen', 'unix:' + sock],
+    { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'sse-tail.log'), 'a')] });
+  daemon.on('error', () => {});
+  let procs = [daemon];
+  const stop = async () => {
+    for (const p of procs) {
+      if (p.exitCode !== null || p.signalCode !== null) continue;
+      p.kill('SIGTERM');
+      for (let i = 0; i < 100 && p.exitCode === null && p.signalCode === null; i++) await sleep(20);
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await sleep(25);
+    if (!fs.existsSync(sock)) throw new Error('sse-tail --listen made no socket: ' + readLog(dir, 'sse-tail.log'));
+    // nginx's workers run as www-data.
+    fs.chmodSync(sock, 0o666);
+    const snippet = fs.readFileSync(path.join(top, 'conf', 'nginx.conf'), 'utf8')
+      .split('/run/sse-tail.sock').join(sock);
+    const h2 = fs.readFileSync(path.join(top, 'conf', 'nginx-h2.conf'), 'utf8')
+      .replace(/^listen 443 /m, `listen 127.0.0.1:${tlsPort} `)
+      .split('/etc/ssl/certs/ssl-cert-snakeoil.pem').join(cert)
+      .split('/etc/ssl/private/ssl-cert-snakeoil.key').join(key);
+    if (!h2.includes(`127.0.0.1:${tlsPort}`)) throw new Error('nginx-h2.conf: no "listen 443 " line');
+    fs.writeFileSync(path.join(dir, 'sse-tail-nginx.conf'), snippet);
+    fs.writeFileSync(path.join(dir, 'sse-tail-h2.conf'), h2);
+    fs.copyFileSync('/etc/nginx/fastcgi_params', path.join(dir, 'fastcgi_params'));
+    fs.writeFileSync(path.join(dir, 'nginx.conf'), [
+      'user www-data;', 'worker_processes 1;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log info;`,
+      'events { worker_connections 768; }', 'http {', '  include /etc/nginx/mime.types;',
+      `  access_log ${dir}/access.log;`, `  client_body_temp_path ${dir}/tmp/body;`,
+      `  fastcgi_temp_path ${dir}/tmp/fastcgi;`, '  server {', `    listen 127.0.0.1:${port};`,
+      `    root ${dir}/www;`, `    include ${dir}/sse-tail-h2.conf;`, `    include ${dir}/sse-tail-nginx.conf;`,
+      '  }', '}', ''].join('\n'));
+    const nginx = spawn('/usr/sbin/nginx', ['-p', dir + '/', '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log'),
+      '-g', 'daemon off;'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    procs = [nginx, daemon];
+    for (let i = 0; i < 200 && !((await portOpen(port)) && (await portOpen(tlsPort))); i++) {
+      if (nginx.exitCode !== null) throw new Error('nginx did not start: ' + readLog(dir));
+      await sleep(25);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    dir, port, tlsPort, files, stop,
+    append(name, text) { fs.appendFileSync(files[name], text); },
+    errorLog() { return readLog(dir); },
+  };
+}
+
+// extraArgs: more Chromium switches.
+async function startBrowser(extraArgs) {
   const { chromium } = require('playwright-core');
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sse-tail-chromium.'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: CHROME_ARGS,
+    executablePath: CHROMIUM, headless: true, args: CHROME_ARGS.concat(extraArgs || []),
     viewport: { width: 1100, height: 700 }, acceptDownloads: true,
   });
   return {
@@ -123,4 +206,4 @@ async function startBrowser() {
   };
 }
 
-module.exports = { top, sleep, startServer, startBrowser };
+module.exports = { top, sleep, startServer, startNginx, startBrowser };

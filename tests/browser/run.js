@@ -7,7 +7,7 @@
 const fs = require('fs');
 const http = require('http');
 const path = require('path');
-const { sleep, startServer, startBrowser } = require('./lib');
+const { sleep, startServer, startNginx, startBrowser } = require('./lib');
 
 const OUT = process.env.BROWSER_OUT || path.join(__dirname, 'out');
 let passed = 0, failed = 0, numbered = 0;
@@ -530,6 +530,79 @@ es.onerror = () => { window.errors++; window.closed = es.readyState === EventSou
     eq(r.headers['access-control-allow-credentials'], 'true', 'Access-Control-Allow-Credentials');
   });
 
+  // One page that opens N EventSources to N streams, through nginx
+  // (conf/nginx.conf + conf/nginx-h2.conf): over HTTP/2 (TLS, its own
+  // Chromium with --ignore-certificate-errors for the test's certificate)
+  // they share one connection; over HTTP/1.1 Chromium opens six
+  // connections to a host and the seventh stream waits.
+  const N = 12, MANY = Array.from({ length: N }, (_, i) => 's' + i);
+  let ng = null, h2br = null;
+  const many = async (c, base) => {
+    if (!ng) {
+      ng = await startNginx(MANY);
+      fs.writeFileSync(path.join(ng.dir, 'www', 'many.html'), `<!doctype html>
+<meta charset="utf-8"><title>many streams</title><link rel="icon" href="data:,"><script>
+const n = Number(new URLSearchParams(location.search).get('n'));
+window.es = []; window.got = [];
+for (let i = 0; i < n; i++) {
+  const e = new EventSource('/events/s' + i), k = i;
+  window.got.push([]);
+  e.onmessage = (m) => { window.got[k].push(m.data); };
+  window.es.push(e);
+}
+window.states = () => window.es.map((e) => e.readyState);
+window.proto = () => performance.getEntriesByType('navigation')[0].nextHopProtocol;
+</script>`);
+    }
+    const p = await c.newPage();
+    const r = await p.goto(base(ng) + '/many.html?n=' + N);
+    eq(r.status(), 200, 'status of many.html');
+    return p;
+  };
+  const states = (p) => p.evaluate(() => window.states());
+  const open = async (p) => (await states(p)).filter((s) => s === 1).length;
+  // Appends a line to every stream; returns the lines.
+  const appendAll = (tag) => MANY.map((n) => { const l = `${tag} ${n} ${Date.now()}`; ng.append(n, l + '\n'); return l; });
+
+  test('http2_page_holds_12_streams_open_at_once', async () => {
+    if (!h2br) h2br = await startBrowser(['--ignore-certificate-errors']);
+    const p = await many(h2br.context, (s) => `https://127.0.0.1:${s.tlsPort}`);
+    eq(await p.evaluate(() => window.proto()), 'h2', 'the page\'s protocol');
+    await until(async () => (await open(p)) === N, 5000, `all ${N} streams open over HTTP/2`)
+      .catch(async (e) => { throw new Error(e.message + ': ' + JSON.stringify(await states(p)) + '\n' + ng.errorLog().slice(-800)); });
+    const want = appendAll('h2');
+    await until(async () => {
+      const got = await p.evaluate(() => window.got);
+      return want.every((l, i) => got[i].includes(l));
+    }, 2000, 'an appended line on every stream');
+    note(`  ${N} EventSources open at once over HTTP/2, each got its appended line`);
+    await p.close();
+  });
+
+  test('http1_page_stops_at_six_streams', async () => {
+    const p = await many(ctx, (s) => `http://127.0.0.1:${s.port}`);
+    eq(await p.evaluate(() => window.proto()), 'http/1.1', 'the page\'s protocol');
+    await until(async () => (await open(p)) >= 6, 5000, 'six streams open over HTTP/1.1');
+    // Six stay open, the others wait (CONNECTING, 0) for as long as the
+    // six hold their connections: here a second.
+    await sleep(1000);
+    const st = await states(p);
+    eq([st.filter((s) => s === 1).length, st.filter((s) => s === 0).length], [6, N - 6],
+      'streams open and waiting over HTTP/1.1 ' + JSON.stringify(st));
+    const want = appendAll('h1');
+    await until(async () => {
+      const got = await p.evaluate(() => window.got);
+      return want.filter((l, i) => got[i].includes(l)).length === 6;
+    }, 2000, 'the appended line on the six open streams');
+    await sleep(300);
+    const got = await p.evaluate(() => window.got);
+    const st2 = await states(p);
+    eq(st2.map((s, i) => s === 1 ? got[i].includes(want[i]) : got[i].length), st2.map((s) => s === 1 ? true : 0),
+      'lines on open streams, none on waiting ones');
+    note(`  over HTTP/1.1: 6 of ${N} EventSources open, ${N - 6} still CONNECTING after 1 s`);
+    await p.close();
+  });
+
   try {
     for (const [name, fn] of tests) {
       if (only.length && !only.some((o) => name.includes(o))) continue;
@@ -545,6 +618,8 @@ es.onerror = () => { window.errors++; window.closed = es.readyState === EventSou
     }
   } finally {
     await br.close();
+    if (h2br) await h2br.close();
+    if (ng) await ng.stop();
     await srv.stop();
   }
 }

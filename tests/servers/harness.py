@@ -214,6 +214,9 @@ def fill_paths(text, d, name):
         ("/run/sse-tail.sock", d.p("run", "sse-tail.sock")),
         ("/run/sse-tail.pid", d.p("run", "sse-tail.pid")),
         ("/run/lighttpd/", d.p("run") + "/"),
+        # The TLS snippets' certificate (Debian's ssl-cert): make_cert's.
+        ("/etc/ssl/certs/ssl-cert-snakeoil.pem", d.p("tls", "cert.pem")),
+        ("/etc/ssl/private/ssl-cert-snakeoil.key", d.p("tls", "key.pem")),
     ]
     used = 0
     for old, new in pairs:
@@ -262,6 +265,25 @@ def set_value(text, pattern, value, name):
             lines[i] = code + h + c
     check(hits == 1, "%s: %r matched %d times, not once" % (name, pattern, hits))
     return "\n".join(lines)
+
+
+def make_cert(d):
+    """A self-signed certificate for 127.0.0.1 in d/tls (cert.pem,
+    key.pem), where fill_paths puts the TLS snippets' certificate."""
+    require("/usr/bin/openssl", "openssl")
+    tls = d.p("tls")
+    if os.path.exists(os.path.join(tls, "cert.pem")):
+        return
+    os.makedirs(tls, exist_ok=True)
+    os.chmod(tls, 0o755)
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1", "-days", "1",
+                        "-keyout", os.path.join(tls, "key.pem"),
+                        "-out", os.path.join(tls, "cert.pem")],
+                       capture_output=True, timeout=30)
+    check(r.returncode == 0, "openssl req: %s"
+          % r.stderr.decode(errors="replace").strip()[-300:])
 
 
 def require(binary, package):

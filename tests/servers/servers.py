@@ -16,11 +16,20 @@ class Server:
     binary = "?"
     package = "?"
 
-    def __init__(self, d, snippet_text, extra=""):
+    # TLS snippets: the pattern whose group 1 is the port to replace, and
+    # what replaces it (given the port).
+    tls_listen = None
+    tls_value = "%d"
+
+    def __init__(self, d, snippet_text, extra="", tls=None):
         self.d = d
         self.snippet = snippet_text
         self.extra = extra
         self.port = h.free_port()
+        # tls: a TLS snippet of conf/ (HTTP/2), included beside the plain
+        # port on a port of its own.
+        self.tls = tls
+        self.tls_port = h.free_port() if tls else None
         self.proc = None
         self.error_log = d.p(self.name + "-error.log")
         # lighttpd opens it after dropping privileges, as Debian's
@@ -31,6 +40,17 @@ class Server:
 
     def base_url(self):
         return "http://127.0.0.1:%d" % self.port
+
+    def write_tls(self):
+        """d/sse-tail-tls.conf: the TLS snippet with the test's certificate
+        and port; "" when there is none, else the line that includes it."""
+        if not self.tls:
+            return ""
+        h.make_cert(self.d)
+        text = h.fill_paths(h.snippet(self.tls), self.d, self.tls)
+        text = h.set_value(text, self.tls_listen,
+                           self.tls_value % self.tls_port, self.tls)
+        return self.d.write("sse-tail-tls.conf", text)
 
     def argv(self):
         raise NotImplementedError
@@ -45,6 +65,10 @@ class Server:
                      10, "%s listening on port %d" % (self.name, self.port))
         h.check(self.proc.alive(), "%s exited at start: %s" % (
             self.name, " | ".join(h.tail_logs(self.d.logs, 8))))
+        if self.tls_port:
+            h.wait_until(lambda: h.can_connect(self.tls_port) or
+                         not self.proc.alive(), 10, "%s listening on port %d"
+                         % (self.name, self.tls_port))
         return self
 
     def stop(self):
@@ -96,9 +120,12 @@ class Nginx(Server):
     name = "nginx"
     binary = "/usr/sbin/nginx"
     package = "nginx-light"
+    tls_listen = r"^\s*listen\s+(443)\b"
+    tls_value = "127.0.0.1:%d"
 
     def write_config(self):
         d = self.d
+        tls = self.write_tls()
         # "include fastcgi_params" is relative to the configuration's
         # directory, as /etc/nginx is on Debian.
         shutil.copy("/etc/nginx/fastcgi_params", d.p("fastcgi_params"))
@@ -126,11 +153,13 @@ http {{
 	server {{
 		listen 127.0.0.1:{port};
 		root {root};
+		{tls}
 		include {dir}/sse-tail-snippet.conf;
 	}}
 }}
 """.format(dir=d.path, err=self.error_log, port=self.port,
-           root=d.p("htdocs"), extra=self.extra))
+           root=d.p("htdocs"), extra=self.extra,
+           tls="include %s;" % tls if tls else ""))
 
     def argv(self):
         return [self.binary, "-p", self.d.path + "/", "-c",
@@ -142,9 +171,11 @@ class Apache(Server):
     name = "apache"
     binary = "/usr/sbin/apache2"
     package = "apache2"
+    tls_listen = r"<VirtualHost\s+\*:(443)>"
 
-    def __init__(self, d, snippet_text, extra="", mpm="event", loglevel="warn"):
-        Server.__init__(self, d, snippet_text, extra)
+    def __init__(self, d, snippet_text, extra="", mpm="event", loglevel="warn",
+                 tls=None):
+        Server.__init__(self, d, snippet_text, extra, tls)
         self.mpm = mpm
         self.loglevel = loglevel
 
@@ -152,6 +183,10 @@ class Apache(Server):
         d = self.d
         os.makedirs(d.p("apache-run"), exist_ok=True)
         d.write("sse-tail-snippet.conf", self.snippet)
+        tls = self.write_tls()
+        if tls:
+            # What Debian's ports.conf says once mod_ssl is enabled.
+            tls = "Listen 127.0.0.1:%d\nInclude %s\n" % (self.tls_port, tls)
         # Debian enables these modules by default (a2query -m).
         mods = ["mpm_" + self.mpm, "authz_core", "authz_host", "authz_user",
                 "authn_core", "access_compat", "alias", "dir", "env",
@@ -191,7 +226,7 @@ LogFormat "%h %l %u %t \\"%r\\" %>s %O" common
 CustomLog {dir}/apache-access.log common
 
 Include {dir}/sse-tail-snippet.conf
-
+{tls}
 # Where a stock Debian install keeps these, /var/lib/apache2 and /run.
 <IfModule cgid_module>
 	ScriptSock {dir}/apache-run/cgisock
@@ -202,7 +237,8 @@ Include {dir}/sse-tail-snippet.conf
 </IfModule>
 {extra}
 """.format(dir=d.path, port=self.port, err=self.error_log, loads=loads,
-           root=d.p("htdocs"), loglevel=self.loglevel, extra=self.extra))
+           root=d.p("htdocs"), loglevel=self.loglevel, extra=self.extra,
+           tls=tls))
 
     def argv(self):
         return [self.binary, "-f", self.d.p("apache.conf"), "-DFOREGROUND"]
