@@ -78,6 +78,23 @@ frame_from_file(struct cursor *c, const struct cfg_stream *cfg,
 	return 0;
 }
 
+/* Opens the stream's predecessors (cfg->rotated; skip: the current
+ * file, or NULL) into set, and describes them in files for id.c. */
+static void
+open_predecessors(struct follow *f, const struct cfg_stream *cfg,
+    const struct stat *skip, struct rotated_set *set, struct id_file *files)
+{
+	size_t i;
+
+	rotated_open(set, cfg->rotated, skip, cfg->name, &f->rotated_logged,
+	    &f->rotated);
+	for (i = 0; i < set->n; i++) {
+		files[i].read_at = id_pread;
+		files[i].ctx = &set->fd[i];
+		files[i].size = set->size[i];
+	}
+}
+
 /* succ was truncated after it came to follow the file before it, whose
  * client is only now getting to it: its old content is looked for by its
  * head in the stream's predecessors (a copytruncate's copy). Returns 0
@@ -96,13 +113,7 @@ find_copy(struct follow *f, struct follow_watch *w,
 
 	if (succ->pre_len == 0 || fstat(succ->fd, &sb) < 0)
 		return -1;
-	rotated_open(&set, cfg->rotated, &sb, cfg->name, &f->rotated_logged,
-	    &f->rotated);
-	for (i = 0; i < set.n; i++) {
-		files[i].read_at = id_pread;
-		files[i].ctx = &set.fd[i];
-		files[i].size = set.size[i];
-	}
+	open_predecessors(f, cfg, &sb, &set, files);
 	at = id_find_head(files, set.n, succ->pre_len, succ->pre_tag);
 	for (i = 0; i < set.n; i++)
 		if ((int)i == at)
@@ -237,13 +248,7 @@ find_resume(struct follow *f, struct follow_watch *w,
 	if ((at = id_choose(files, 1, kind, pos->offset, pos->tag)) == 0 ||
 	    kind != ID_TAGGED || pos->offset == 0)
 		return at;
-	rotated_open(&set, cfg->rotated, have_cur ? &sb : NULL, cfg->name,
-	    &f->rotated_logged, &f->rotated);
-	for (i = 0; i < set.n; i++) {
-		files[1 + i].read_at = id_pread;
-		files[1 + i].ctx = &set.fd[i];
-		files[1 + i].size = set.size[i];
-	}
+	open_predecessors(f, cfg, have_cur ? &sb : NULL, &set, files + 1);
 	if ((at = id_choose(files + 1, set.n, kind, pos->offset,
 	    pos->tag)) >= 0)
 		at++;
