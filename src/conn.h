@@ -16,6 +16,9 @@
 #define CONN_SNDBUF	32768	/* a stream's socket send buffer (the
 				 * kernel doubles it): files are re-read
 				 * with pread, so a big one buys nothing */
+#define CONN_TCP_MSS	(CONN_SNDBUF / 2) /* a TCP segment's most: a
+				 * quarter of that buffer, so that several
+				 * are in flight (reader_listen) */
 
 /* The owner embeds it, sets lfd.fn (its epoll handler) and runs task's
  * turns: a connection queues its task when it must be closed. */

@@ -324,6 +324,27 @@ reader_init(struct reader *s, struct loop *l, struct sessions *ses,
 	loop_timer_add(l, &s->accept_timer, accept_resume);
 }
 
+/* Over loopback a TCP segment may be 64 KB, a stream's whole send buffer
+ * (CONN_SNDBUF doubled): one segment in flight, which the web server's
+ * kernel acknowledges only when its delayed-ACK timer fires (40 ms), so a
+ * client catching up got 64 KB each 40 ms. Smaller segments keep several
+ * in flight, and a receiver acknowledges every second one at once. The
+ * listening socket's limit is its connections'; links other than loopback
+ * have smaller segments anyway. */
+static void
+limit_segments(int fd)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+	int mss = CONN_TCP_MSS;
+
+	if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0 ||
+	    (addr.ss_family != AF_INET && addr.ss_family != AF_INET6))
+		return;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss)) < 0)
+		log_msg("setsockopt TCP_MAXSEG: %s", strerror(errno));
+}
+
 int
 reader_listen(struct reader *s, int fd)
 {
@@ -341,6 +362,7 @@ reader_listen(struct reader *s, int fd)
 		log_msg("%s", err);
 		return -1;
 	}
+	limit_segments(fd);
 	s->fd = fd;
 	listen_set(s, 1);
 	return s->listening ? 0 : -1;
