@@ -26,10 +26,24 @@ command -v npm >/dev/null 2>&1 || tools/need-packages npm
 
 status=0
 
+# Each failed test's name and reason, collected as the runs go and printed
+# again at the very end, so that a log cut to its last lines still says
+# what failed. keep_failures LABEL FILE...
+mkdir -p build
+failures=$top/build/failures
+: >"$failures"
+keep_failures() {
+	label=$1
+	shift
+	grep -hE '^(FAIL|ERROR)(:| -) |^# FAIL |:[0-9]+:[EF]:' "$@" 2>/dev/null |
+	    cut -c1-300 | sed "s|^|$label: |" >>"$failures" || true
+}
+
 # Prints each runner's closing line from the automake logs, or the whole
 # log of a failed runner.
 report() {
 	dir=$1
+	keep_failures "$(basename "$dir")" "$dir"/tests/*.log
 	for log in "$dir"/tests/*.log; do
 		[ -f "$log" ] || continue
 		grep -E '^[0-9]+%: Checks: |^[0-9]+ passed, [0-9]+ failed' "$log" || true
@@ -70,6 +84,8 @@ if (cd build/plain && make -s distcheck >distcheck.log 2>&1); then
 	echo "distcheck: sse-tail-$(sed -n 's/^PACKAGE_VERSION = //p' build/plain/Makefile).tar.gz builds and passes make check"
 else
 	tail -50 build/plain/distcheck.log
+	keep_failures distcheck build/plain/distcheck.log \
+	    build/plain/sse-tail-*/_build/sub/tests/*.log
 	status=1
 fi
 
@@ -84,6 +100,7 @@ if tools/deb-test $tarball >build/plain/deb-test.log 2>&1; then
 	    build/plain/deb-test.log || true
 else
 	cat build/plain/deb-test.log
+	keep_failures deb-test build/plain/deb-test.log
 	status=1
 fi
 
@@ -104,6 +121,10 @@ tests/fuzz/run.sh 60 || status=1
 if [ $status -eq 0 ]; then
 	echo "== all tests passed"
 else
+	if [ -s "$failures" ]; then
+		echo "== what failed"
+		head -40 "$failures"
+	fi
 	echo "== FAILED"
 fi
 exit $status
