@@ -1,11 +1,14 @@
 """bench/run catch-up: 1,000,000 lines already in the file, to one client,
 through lighttpd: sse-tail against its ceiling, the shell route, websocketd
-and frontail."""
+and frontail. Then the same straight from sse-tail --listen over loopback
+TCP against over a unix socket (a lagging client's segments)."""
 
+import os
 import statistics
 
-from benchlib import (TAG_EMPTY, Failed, LINE, Load, bar_plot, complete, env_int, log,
-                      problems, verdict, write_lines)
+from benchlib import (TAG_EMPTY, Failed, LINE, Load, bar_plot, can_connect, complete,
+                      env_int, free_port, log, problems, verdict, wait_for,
+                      write_lines)
 from stack import Stack, sio_args
 
 
@@ -108,4 +111,56 @@ def run(env, sse_tail):
     notes = [r[0] + ": " + r[2] for r in rows if r[2]]
     if notes:
         md += ["", "Notes: " + "; ".join(notes) + "."]
+    md += [""] + over_sockets(env, sse_tail, n, runs, limit)
     return md, bar_plot("catch-up", dat, "lines per second", log_y=True)
+
+
+def over_sockets(env, sse_tail, n, runs, limit):
+    """The same backlog straight from sse-tail --listen (FastCGI, no web
+    server), over a unix socket and over loopback TCP, taking turns: the
+    Markdown lines of its table."""
+    tcp_port = free_port()
+    addrs = [("unix socket", "unix:" + env.path("direct.sock")),
+             ("loopback TCP", "127.0.0.1:%d" % tcp_port)]
+    daemons = []
+    for _, a in addrs:
+        daemons.append(env.start([sse_tail, "--config", env.path("sse-tail.conf"),
+                                  "--listen", a], "direct-" + a.split(":")[0]))
+    wait_for(lambda: os.path.exists(env.path("direct.sock")) and
+             can_connect(env.path("direct.sock")) and can_connect(tcp_port),
+             20, "sse-tail --listen to accept")
+    times = {}
+    for r in ["warm"] + list(range(runs)):
+        for name, a in addrs:
+            load = Load(env, "direct-%s-%s" % (name.split()[1], r), 1,
+                        ["-a", a, "-s", "catchup", "-e", str(n), "-i",
+                         "0." + TAG_EMPTY], limit=limit)
+            s = load.finish(limit + 10)
+            if not complete(s, 1):
+                times[name] = None
+                log("  %s: incomplete: %s" % (name, problems(s)))
+            elif r != "warm" and times.get(name, []) is not None:
+                times.setdefault(name, []).append(s["settle_ms"] / 1000)
+    for p in daemons:
+        env.stop(p)
+    med = {name: statistics.median(times[name]) if times.get(name) else None
+           for name, _ in addrs}
+    unix, tcp = med["unix socket"], med["loopback TCP"]
+    md = ["### The same, straight from sse-tail --listen: TCP against a unix socket",
+          "",
+          "One FastCGI client (bench/sse-load), no web server; the median of %d "
+          "runs each, taking turns. Over loopback a TCP segment could be the "
+          "whole 64 KiB send buffer, and a client behind got one segment per "
+          "delayed ACK (40 ms); sse-tail's TCP segments are 16 KiB." % runs,
+          "",
+          "| socket | seconds | lines/s | × unix socket |",
+          "|---|---:|---:|---:|"]
+    for name, _ in addrs:
+        t = med[name]
+        md.append("| %s | %s | %s | %s |" % (
+            name, "%.3f" % t if t else "—", f"{n / t:,.0f}" if t else "—",
+            "%.2f" % (unix / t) if t and unix else "—"))
+        log("  direct, %-28s %s" % (name, "%.3f s" % t if t else "-"))
+    md += ["", "Target: TCP ≥ 0.5× the unix socket: %s." % verdict(
+        tcp and unix and unix / tcp >= 0.5, tcp and unix and "%.2f×" % (unix / tcp))]
+    return md
