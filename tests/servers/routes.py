@@ -82,7 +82,7 @@ class Instance:
 class Route:
     def __init__(self, name, snippet, server_cls, server_kw=None, daemon=None,
                  per_process=False, reuses_process=False, knob=None,
-                 checks=None, needs=(), program=None, cut_left_open=False):
+                 checks=None, needs=(), program=None, cut_may_stay_open=False):
         self.name = name
         self.snippet = snippet
         self.server_cls = server_cls
@@ -93,7 +93,7 @@ class Route:
         self.knob = knob                  # (regex, short value): idle timeout
                                           # (or a server directive, "X %d")
         # A stream the idle timeout cut is never ended for the client.
-        self.cut_left_open = cut_left_open
+        self.cut_may_stay_open = cut_may_stay_open
         self.checks = checks or ALL_CHECKS
         self.needs = needs                # (path, Debian package) pairs
         self.program = program            # /events/X is /events/PROGRAM/X
@@ -654,7 +654,7 @@ def c_idle_timeout(route):
     Behind mod_http2 + mod_proxy_fcgi the cut stream is mostly never
     ended for the client (no END_STREAM, no RST_STREAM): it stays open and
     silent, and an EventSource would not reconnect; under load it was
-    sometimes ended. Either is accepted there (cut_left_open), as the
+    sometimes ended. Either is accepted there (cut_may_stay_open), as the
     README says it."""
     extra = ""
     if isinstance(route.knob, str):
@@ -692,7 +692,7 @@ def c_idle_timeout(route):
             if time.monotonic() > t_open + SHORT_TIMEOUT + 8:
                 break
             _watch([beat, quiet], 0.1)
-        if route.cut_left_open:
+        if route.cut_may_stay_open:
             # Mostly left open; on a busy machine sometimes ended: either
             # way the probe did not reach it, which is what is checked.
             closed = quiet.t_eof - t_open if quiet.eof else None
@@ -904,7 +904,7 @@ ROUTES = [
     Route("apache-proxy-fcgi-h2", "apache-proxy-fcgi.conf", servers.Apache,
           daemon=daemon_listen, server_kw={"tls": "apache-h2.conf"},
           needs=H2_NEEDS, knob=(r"timeout=(\d+)", SHORT_TIMEOUT),
-          cut_left_open=True,
+          cut_may_stay_open=True,
           checks=H2_CHECKS + [("h2-buffering", c_h2_buffering, 40)]),
     Route("apache-fcgid-h2", "apache-fcgid.conf", servers.Apache,
           per_process=True, reuses_process=True,
