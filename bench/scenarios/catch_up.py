@@ -3,7 +3,6 @@ through lighttpd: sse-tail against its ceiling, the shell route, websocketd
 and frontail. Then the same straight from sse-tail --listen over loopback
 TCP against over a unix socket (a lagging client's segments)."""
 
-import os
 import statistics
 
 from benchlib import (TAG_EMPTY, Failed, LINE, Load, bar_plot, can_connect, complete,
@@ -34,13 +33,8 @@ def run(env, sse_tail):
     runs_of = {}
 
     def one_run(name, args, tag):
-        """Seconds to the last line, or raises Failed("incomplete...")."""
-        load = Load(env, "catchup-%s-%s" % (name.split()[0], tag), 1,
-                    addr + args, limit=limit)
-        s = load.finish(limit + 10)
-        if not complete(s, 1):
-            raise Failed("incomplete: %s" % problems(s))
-        return s["settle_ms"] / 1000
+        return backlog_seconds(env, "catchup-%s-%s" % (name.split()[0], tag),
+                               addr + args, limit)
 
     # the ceiling and sse-tail take turns; then each peer on its own
     for group in (tools[:2], tools[2:3], tools[3:4], tools[4:]):
@@ -115,6 +109,15 @@ def run(env, sse_tail):
     return md, bar_plot("catch-up", dat, "lines per second", log_y=True)
 
 
+def backlog_seconds(env, label, args, limit):
+    """Seconds one sse-load client (args) takes to the last line, or raises
+    Failed("incomplete...")."""
+    s = Load(env, label, 1, args, limit=limit).finish(limit + 10)
+    if not complete(s, 1):
+        raise Failed("incomplete: %s" % problems(s))
+    return s["settle_ms"] / 1000
+
+
 def over_sockets(env, sse_tail, n, runs, limit):
     """The same backlog straight from sse-tail --listen (FastCGI, no web
     server), over a unix socket and over loopback TCP, taking turns: the
@@ -126,21 +129,22 @@ def over_sockets(env, sse_tail, n, runs, limit):
     for _, a in addrs:
         daemons.append(env.start([sse_tail, "--config", env.path("sse-tail.conf"),
                                   "--listen", a], "direct-" + a.split(":")[0]))
-    wait_for(lambda: os.path.exists(env.path("direct.sock")) and
-             can_connect(env.path("direct.sock")) and can_connect(tcp_port),
-             20, "sse-tail --listen to accept")
-    times = {}
+    wait_for(lambda: can_connect(env.path("direct.sock")) and
+             can_connect(tcp_port), 20, "sse-tail --listen to accept")
+    times, live = {}, list(addrs)
     for r in ["warm"] + list(range(runs)):
-        for name, a in addrs:
-            load = Load(env, "direct-%s-%s" % (name.split()[1], r), 1,
-                        ["-a", a, "-s", "catchup", "-e", str(n), "-i",
-                         "0." + TAG_EMPTY], limit=limit)
-            s = load.finish(limit + 10)
-            if not complete(s, 1):
-                times[name] = None
-                log("  %s: incomplete: %s" % (name, problems(s)))
-            elif r != "warm" and times.get(name, []) is not None:
-                times.setdefault(name, []).append(s["settle_ms"] / 1000)
+        for name, a in list(live):
+            try:
+                t = backlog_seconds(env, "direct-%s-%s" % (name.split()[1], r),
+                                    ["-a", a, "-s", "catchup", "-e", str(n),
+                                     "-i", "0." + TAG_EMPTY], limit)
+            except Failed as e:
+                log("  %s: %s" % (name, e))
+                live.remove((name, a))
+                times.pop(name, None)
+                continue
+            if r != "warm":
+                times.setdefault(name, []).append(t)
     for p in daemons:
         env.stop(p)
     med = {name: statistics.median(times[name]) if times.get(name) else None
